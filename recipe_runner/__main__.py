@@ -1,0 +1,5 @@
+"""`python -m recipe_runner` is `rr`."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,230 @@
+"""Who holds which served, unanswered task: in memory for one process, in the database for many.
+
+A claim keeps a task with the session it was served to, so that it is served again to that session
+after a reload, to nobody else meanwhile, and to anyone once it is older than `claim_timeout`.
+The scope is "" when every task goes to one session, or the session id with `feed_overlap`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import srsly
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
+
+from .db import Database, Id, metadata
+
+Task = dict[str, Any]
+
+claims = Table(
+    "claims",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("dataset_id", Id, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("scope", String(200), nullable=False),
+    Column("task_hash", BigInteger, nullable=False),
+    Column("session_id", String(200), nullable=False),
+    Column("claimed_at", Float, nullable=False),
+    Column("content", Text, nullable=False),
+    UniqueConstraint("dataset_id", "scope", "task_hash", name="uq_claim"),
+)
+
+
+class ClaimStore(Protocol):
+    def claim(self, scope: str, session: str, tasks: list[Task], timeout: float) -> list[Task]:
+        """Claim tasks for `session`; those it now holds that it did not hold before."""
+
+    def outstanding(self, scope: str, session: str) -> list[Task]:
+        """Tasks claimed by `session` and not released, oldest first."""
+
+    def take_expired(self, scope: str, session: str, limit: int, timeout: float) -> list[Task]:
+        """Move up to `limit` claims older than `timeout` seconds to `session`."""
+
+    def release(self, scope: str, hashes: Iterable[int]) -> None:
+        """Forget the claims on these task hashes (they are answered)."""
+
+    def count(self, scope: str, session: str | None = None) -> int:
+        """How many claims are held in the scope (by `session`, when given)."""
+
+
+@dataclass
+class _Claim:
+    session: str
+    claimed_at: float
+    task: Task
+
+
+class MemoryClaims:
+    """Claims for a single process. Holds only served, unanswered tasks."""
+
+    def __init__(self) -> None:
+        self._claims: dict[tuple[str, int], _Claim] = {}
+
+    def claim(self, scope: str, session: str, tasks: list[Task], timeout: float) -> list[Task]:
+        now = time.time()
+        won = []
+        for task in tasks:
+            key = (scope, task["_task_hash"])
+            held = self._claims.get(key)
+            if held is None or (held.session != session and now - held.claimed_at > timeout):
+                self._claims[key] = _Claim(session, now, task)
+                won.append(task)
+        return won
+
+    def outstanding(self, scope: str, session: str) -> list[Task]:
+        held = [c for (s, _), c in self._claims.items() if s == scope and c.session == session]
+        return [c.task for c in sorted(held, key=lambda c: c.claimed_at)]
+
+    def take_expired(self, scope: str, session: str, limit: int, timeout: float) -> list[Task]:
+        now = time.time()
+        taken: list[Task] = []
+        for (s, _), held in self._claims.items():
+            if len(taken) >= limit:
+                break
+            if s == scope and held.session != session and now - held.claimed_at > timeout:
+                held.session, held.claimed_at = session, now
+                taken.append(held.task)
+        return taken
+
+    def release(self, scope: str, hashes: Iterable[int]) -> None:
+        for task_hash in hashes:
+            self._claims.pop((scope, task_hash), None)
+
+    def count(self, scope: str, session: str | None = None) -> int:
+        return sum(
+            1
+            for (s, _), c in self._claims.items()
+            if s == scope and (session is None or c.session == session)
+        )
+
+
+class DatabaseClaims:
+    """Claims in the database, so that several server processes never serve a task twice.
+
+    The unique key (dataset, scope, task hash) decides who wins a race: an insert that conflicts
+    claims nothing. An expired claim changes hands with an UPDATE guarded by its old timestamp.
+    """
+
+    def __init__(self, db: Database, dataset: str) -> None:
+        self.db = db
+        dataset_id = db.dataset_id(dataset, create=True)
+        assert dataset_id is not None
+        self.dataset_id = dataset_id
+        self._insert = db._insert(claims)
+
+    def claim(self, scope: str, session: str, tasks: list[Task], timeout: float) -> list[Task]:
+        if not tasks:
+            return []
+        now = time.time()
+        rows = [
+            {
+                "dataset_id": self.dataset_id,
+                "scope": scope,
+                "task_hash": t["_task_hash"],
+                "session_id": session,
+                "claimed_at": now,
+                "content": srsly.json_dumps(t),
+            }
+            for t in tasks
+        ]
+        by_hash = {t["_task_hash"]: t for t in tasks}
+        with self.db.engine.begin() as conn:
+            inserted = conn.execute(self._insert.values(rows).returning(claims.c.task_hash))
+            won = {int(h) for h in inserted.scalars()}
+            lost = [h for h in by_hash if h not in won]
+            if lost:
+                # Take over claims on these tasks that another session let expire.
+                stale = conn.execute(
+                    update(claims)
+                    .where(
+                        claims.c.dataset_id == self.dataset_id,
+                        claims.c.scope == scope,
+                        claims.c.task_hash.in_(lost),
+                        claims.c.session_id != session,
+                        claims.c.claimed_at < now - timeout,
+                    )
+                    .values(session_id=session, claimed_at=now)
+                    .returning(claims.c.task_hash)
+                )
+                won.update(int(h) for h in stale.scalars())
+        return [t for h, t in by_hash.items() if h in won]
+
+    def outstanding(self, scope: str, session: str) -> list[Task]:
+        stmt = (
+            select(claims.c.content)
+            .where(
+                claims.c.dataset_id == self.dataset_id,
+                claims.c.scope == scope,
+                claims.c.session_id == session,
+            )
+            .order_by(claims.c.claimed_at, claims.c.id)
+        )
+        with self.db.engine.connect() as conn:
+            return [srsly.json_loads(c) for c in conn.execute(stmt).scalars()]
+
+    def take_expired(self, scope: str, session: str, limit: int, timeout: float) -> list[Task]:
+        now = time.time()
+        with self.db.engine.begin() as conn:
+            candidates = conn.execute(
+                select(claims.c.id, claims.c.claimed_at, claims.c.content)
+                .where(
+                    claims.c.dataset_id == self.dataset_id,
+                    claims.c.scope == scope,
+                    claims.c.session_id != session,
+                    claims.c.claimed_at < now - timeout,
+                )
+                .order_by(claims.c.claimed_at)
+                .limit(limit)
+            ).all()
+            taken = []
+            for claim_id, claimed_at, content in candidates:
+                # Guarded by the old timestamp: of two processes, only one moves the claim.
+                moved = conn.execute(
+                    update(claims)
+                    .where(and_(claims.c.id == claim_id, claims.c.claimed_at == claimed_at))
+                    .values(session_id=session, claimed_at=now)
+                ).rowcount
+                if moved:
+                    taken.append(srsly.json_loads(content))
+        return taken
+
+    def release(self, scope: str, hashes: Iterable[int]) -> None:
+        wanted = list(hashes)
+        if not wanted:
+            return
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                delete(claims).where(
+                    claims.c.dataset_id == self.dataset_id,
+                    claims.c.scope == scope,
+                    claims.c.task_hash.in_(bindparam("hashes", expanding=True)),
+                ),
+                {"hashes": wanted},
+            )
+
+    def count(self, scope: str, session: str | None = None) -> int:
+        stmt = select(func.count()).where(
+            claims.c.dataset_id == self.dataset_id, claims.c.scope == scope
+        )
+        if session is not None:
+            stmt = stmt.where(claims.c.session_id == session)
+        with self.db.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar() or 0)

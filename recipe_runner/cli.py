@@ -1,0 +1,242 @@
+"""The `rr` command line: thin commands over importable functions, and the one error boundary."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .errors import RecipeRunnerError, UsageError
+
+app = typer.Typer(
+    name="rr",
+    help="recipe-runner: run annotation recipes from plugins, in a web view or headless.",
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+RUN_OPTIONS = ("--headless", "--answer", "-F", "--file", "--host", "--port")
+
+
+def main() -> None:
+    """Console-script entry point: an expected error is one line on stderr, never a traceback."""
+    try:
+        app()
+    except UsageError as err:
+        if str(err):
+            print(f"Error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except RecipeRunnerError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        sys.exit(1)
+
+
+def fail(message: str) -> None:
+    raise RecipeRunnerError(message)
+
+
+@app.command("recipes")
+def recipes_cli(
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+    file: Annotated[
+        list[Path] | None,
+        typer.Option("-F", "--file", help="Also load recipes from this Python file."),
+    ] = None,
+) -> None:
+    """List every recipe found, with the plugin that provides it."""
+    from .runner import load_and_report
+
+    plugins = load_and_report(file or [])
+    rows = [
+        {"name": r.name, "plugin": r.plugin, "summary": r.summary} for r in plugins.registry.all()
+    ]
+    for name, clashing in plugins.registry.clashes().items():
+        names = " and ".join(f"'{r.plugin}'" for r in clashing)
+        print(
+            f"Warning: recipe '{name}' is provided by {names}; 'rr run {name}' will fail.",
+            file=sys.stderr,
+        )
+    if json_output:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    width = max((len(r["name"]) for r in rows), default=4)
+    pwidth = max((len(r["plugin"]) for r in rows), default=6)
+    for row in rows:
+        typer.echo(f"{row['name']:<{width}}  {row['plugin']:<{pwidth}}  {row['summary']}")
+
+
+@app.command("plugins")
+def plugins_cli(
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+    file: Annotated[
+        list[Path] | None, typer.Option("-F", "--file", help="Also load this Python file.")
+    ] = None,
+) -> None:
+    """List every plugin loaded: name, version and the hooks it implements."""
+    from .runner import load_and_report
+
+    plugins = load_and_report(file or [])
+    rows = [
+        {
+            "name": p.name,
+            "version": p.version,
+            "hooks": list(p.hooks),
+            "distribution": p.distribution,
+        }
+        for p in plugins.infos
+    ]
+    if json_output:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        hooks = ", ".join(str(h) for h in row["hooks"] or [])
+        typer.echo(f"{row['name']}  {row['version'] or '-'}  {hooks}")
+
+
+@app.command(
+    "run",
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "allow_interspersed_args": False,
+    },
+)
+def run_cli(
+    ctx: typer.Context,
+    recipe: Annotated[str, typer.Argument(help="The recipe to run; its own arguments follow it.")],
+    headless: Annotated[
+        bool, typer.Option("--headless", help="No web view: answer every task with --answer.")
+    ] = False,
+    answer: Annotated[
+        str,
+        typer.Option(
+            "--answer",
+            help="Headless answer policy: accept, reject, ignore, gold:PATH, "
+            "module:function or file.py:function.",
+        ),
+    ] = "accept",
+    file: Annotated[
+        list[Path] | None,
+        typer.Option("-F", "--file", help="Load recipes from this Python file (repeatable)."),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Web view host (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Web view port (default 8080).")
+    ] = None,
+) -> None:
+    """Run RECIPE with its arguments. Run options go before the recipe name;
+    'rr run RECIPE --help' shows the recipe's own arguments."""
+    from .recipe_args import HelpShown, parse_recipe_args, recipe_parameters
+    from .runner import check_recipe_name, find_recipe
+
+    check_recipe_name(recipe)
+    argv = list(ctx.args)
+    found = find_recipe(recipe, file or [])
+    own = {"--" + p.name.replace("_", "-") for p in recipe_parameters(found)[0]}
+    misplaced = [a for a in argv if a.split("=")[0] in RUN_OPTIONS and a.split("=")[0] not in own]
+    if misplaced:
+        option = misplaced[0].split("=")[0]
+        raise UsageError(
+            f"'{option}' is a run option: run options go before the recipe name, "
+            f"as in 'rr run {option} ... {recipe} ...'."
+        )
+    cli_config: dict[str, Any] = {"host": host, "port": port}
+    try:
+        kwargs = parse_recipe_args(found, argv)
+    except HelpShown:
+        return
+    if headless:
+        from .headless import run_headless
+
+        summary = run_headless(found.func, answer=answer, cli_config=cli_config, **kwargs)
+        print(summary.line(), file=sys.stderr)
+        if summary.interrupted:
+            raise typer.Exit(130)
+        return
+    from .serve import serve
+
+    serve(found, kwargs, cli_config=cli_config)
+
+
+@app.command("db-out")
+def db_out_cli(
+    dataset: Annotated[str, typer.Argument(help="The dataset to export.")],
+    path: Annotated[
+        Path | None, typer.Argument(help="JSONL file to write; stdout when left out.")
+    ] = None,
+) -> None:
+    """Export a dataset's answers as JSONL."""
+    from .transfer import export_answers
+
+    count = export_answers(dataset, path)
+    if path is not None:
+        print(f"Exported {count} answers of '{dataset}' to '{path}'.", file=sys.stderr)
+
+
+@app.command("db-in")
+def db_in_cli(
+    dataset: Annotated[str, typer.Argument(help="The dataset to import into (created if new).")],
+    path: Annotated[Path, typer.Argument(help="A JSONL file of answers (Prodigy's format works).")],
+    answer: Annotated[
+        str, typer.Option("--answer", help="Answer for lines that have none.")
+    ] = "accept",
+) -> None:
+    """Import answers from JSONL; missing hashes are set; nothing is saved if a line is bad."""
+    from .transfer import import_answers
+
+    read, added = import_answers(dataset, path, default_answer=answer)
+    print(
+        f"Imported {added} new answers into '{dataset}' ({read} read from '{path}').",
+        file=sys.stderr,
+    )
+
+
+@app.command("stats")
+def stats_cli(
+    dataset: Annotated[
+        str | None, typer.Argument(help="One dataset; all of them when left out.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Datasets and their accept / reject / ignore counts, per session."""
+    from .transfer import dataset_stats
+
+    result = dataset_stats(dataset)
+    if json_output:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    rows = result if isinstance(result, list) else [result]
+    if not rows:
+        typer.echo("No datasets yet.")
+    for row in rows:
+        typer.echo(
+            f"{row['dataset']}: {row['total']} answers ({row['accept']} accept, "
+            f"{row['reject']} reject, {row['ignore']} ignore), {len(row['sessions'])} sessions"
+        )
+        if dataset is not None:
+            for session, counts in row["sessions"].items():
+                typer.echo(
+                    f"  {session or '(no session)'}: {counts['total']} ({counts['accept']} accept, "
+                    f"{counts['reject']} reject, {counts['ignore']} ignore)"
+                )
+
+
+@app.command("drop")
+def drop_cli(dataset: Annotated[str, typer.Argument(help="The dataset to delete.")]) -> None:
+    """Delete a dataset and all its answers."""
+    from .config import load_config
+    from .db import connect
+
+    db = connect(load_config())
+    try:
+        removed = db.drop(dataset)
+    finally:
+        db.close()
+    print(f"Dropped dataset '{dataset}' and its {removed} answers.", file=sys.stderr)

@@ -1,0 +1,396 @@
+"""The controller: serves batches of tasks, takes answers, and keeps counts and progress.
+
+Both drivers (the web server and headless mode) use it the same way; it does no terminal or HTTP
+I/O. Its methods are safe to call from several threads: one lock serialises them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .claims import ClaimStore, DatabaseClaims, MemoryClaims
+from .components import Components, call_with_accepted
+from .config import Config
+from .db import ANSWERS, Database, check_name
+from .errors import AnswerError, DatasetError, SourceError
+from .hashing import INPUT_HASH, TASK_HASH, set_hashes
+from .loaders import Stream, stream_length
+from .progress import ProgressInfo, RateMeter, estimate_from_losses, eta_seconds
+
+Task = dict[str, Any]
+Counts = dict[str, int]
+# The input key each view cannot do without; `html` may stand in for `text` where it says so.
+REQUIRED_INPUT = {
+    "text": ("text", "html"),
+    "classification": ("text", "html"),
+    "choice": ("text", "html", "options"),
+    "ner": ("text",),
+    "ner_manual": ("text",),
+    "html": ("html",),
+}
+
+
+def empty_counts() -> Counts:
+    return {"accept": 0, "reject": 0, "ignore": 0, "total": 0}
+
+
+@dataclass
+class AnswerResult:
+    """What the controller made of a batch of answers."""
+
+    saved: int
+    progress: ProgressInfo
+    stats: dict[str, Counts]
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Controller:
+    """Runs one recipe: the stream in, the answers out."""
+
+    def __init__(
+        self,
+        components: Components,
+        config: Config,
+        db: Database | None,
+        *,
+        shared_claims: bool = False,
+    ) -> None:
+        self.components = components
+        self.config = config
+        self.db = db if components.dataset is not None else None
+        self.recipe = components.recipe
+        self.dataset = components.dataset
+        self.view_id = components.view_id
+        self.batch_size: int = config["batch_size"]
+        self.overlap: bool = config["feed_overlap"]
+        self.exclude_by: str = config["exclude_by"]
+        self.claim_timeout: float = float(config["claim_timeout"])
+        self.stream = components.stream
+        target = config["total_examples_target"]
+        self.total: int | None = target if target is not None else stream_length(self.stream)
+        self._lock = threading.RLock()
+        self._iter: Iterator[Task] | None = None
+        self._exhausted = False
+        self._pending: deque[Task] = deque()  # read from the stream, not yet served (no overlap)
+        self._tape: list[Task] = []  # with feed_overlap every session reads every task
+        self._cursors: dict[str, int] = {}
+        self._known_sessions: set[str] = set()
+        self._served_keys: set[tuple[str, int]] = set()  # dedup when there is no dataset to ask
+        self._dataset_counts: dict[str, Counts] = {}
+        self._run_counts: dict[str, int] = {}
+        self._run_answered = 0
+        self._losses: list[tuple[int, float]] = []
+        self._last_loss: float | None = None
+        self._custom_progress: dict[str, float | None] = {}
+        self._rate = RateMeter()
+        self._started = False
+        self._closed = False
+        self._dedup_ids: list[int] = []
+        self._exclude_ids: list[int] = []
+        self.claims: ClaimStore = MemoryClaims()
+        if self.db is not None and self.dataset is not None:
+            check_name(self.dataset)
+            self.db.dataset_id(self.dataset, create=True)
+            if shared_claims:
+                self.claims = DatabaseClaims(self.db, self.dataset)
+        self._check_exclude()
+
+    # lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Load the dataset's counts and call `on_load`; once."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            if self.db is not None and self.dataset is not None:
+                for session, counts in self.db.counts(self.dataset).items():
+                    self._dataset_counts[session] = {**counts, "total": sum(counts.values())}
+            if self.components.on_load:
+                self.components.on_load(self)
+
+    def close(self) -> None:
+        """Call `on_exit`; once, even if the run stopped on an error."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self.components.on_exit:
+                self.components.on_exit(self)
+
+    def session_id(self, name: str | None = None) -> str:
+        """The session id answers carry: "DATASET-NAME"."""
+        name = name or "default"
+        check_name(name, "session")
+        return f"{self.dataset}-{name}" if self.dataset else name
+
+    # serving tasks --------------------------------------------------------------------------
+    def get_questions(self, session: str, fresh: bool = False) -> list[Task]:
+        """The next batch for `session`: its unanswered tasks first (after a reload, `fresh`),
+        then claims others let expire, then new tasks from the stream. [] when none are left."""
+        with self._lock:
+            self.start()
+            scope = self._scope(session)
+            out: list[Task] = []
+            if fresh or session not in self._known_sessions:
+                self._known_sessions.add(session)
+                out.extend(self._unanswered(scope, self.claims.outstanding(scope, session)))
+            if len(out) < self.batch_size:
+                expired = self.claims.take_expired(
+                    scope, session, self.batch_size - len(out), self.claim_timeout
+                )
+                out.extend(self._unanswered(scope, expired))
+            while len(out) < self.batch_size:
+                candidates = self._next_candidates(session, self.batch_size - len(out))
+                if not candidates:
+                    break
+                out.extend(self.claims.claim(scope, session, candidates, self.claim_timeout))
+            return out
+
+    def _scope(self, session: str) -> str:
+        return session if self.overlap else ""
+
+    def _key(self, task: Task) -> int:
+        return int(task[INPUT_HASH] if self.exclude_by == "input" else task[TASK_HASH])
+
+    def _unanswered(self, scope: str, tasks: list[Task]) -> list[Task]:
+        """Drop (and release) claimed tasks that were answered meanwhile, e.g. before a crash."""
+        if not tasks or self.db is None:
+            return tasks
+        done = self._answered(scope, [self._key(t) for t in tasks])
+        if done:
+            self.claims.release(scope, [t[TASK_HASH] for t in tasks if self._key(t) in done])
+        return [t for t in tasks if self._key(t) not in done]
+
+    def _answered(self, scope: str, keys: list[int]) -> set[int]:
+        assert self.db is not None
+        by = self.exclude_by
+        if not self.overlap:
+            return self.db.answered_hashes(self._dedup_ids + self._exclude_ids, keys, by)
+        done = self.db.answered_hashes(self._dedup_ids, keys, by, session=scope)
+        return done | self.db.answered_hashes(self._exclude_ids, keys, by)
+
+    def _next_candidates(self, session: str, wanted: int) -> list[Task]:
+        """Up to `wanted` tasks from the stream that nobody has answered yet."""
+        scope = self._scope(session)
+        while True:
+            raw = self._pull(session, max(wanted, self.batch_size))
+            if not raw:
+                return []
+            unique: dict[int, Task] = {}
+            for task in raw:
+                unique.setdefault(self._key(task), task)
+            if self.db is not None:
+                done = self._answered(scope, list(unique))
+            else:
+                done = {k for k in unique if (scope, k) in self._served_keys}
+                self._served_keys.update((scope, k) for k in unique)
+            fresh = [t for k, t in unique.items() if k not in done]
+            if fresh:
+                return fresh
+
+    def _pull(self, session: str, n: int) -> list[Task]:
+        """The next `n` tasks of the stream for `session`, with hashes, checked for their view."""
+        if not self.overlap:
+            while len(self._pending) <= n and not self._exhausted:
+                self._read_one(self._pending)
+            return [self._pending.popleft() for _ in range(min(n, len(self._pending)))]
+        cursor = self._cursors.get(session, 0)
+        while len(self._tape) <= cursor + n and not self._exhausted:
+            self._read_one(self._tape)
+        chunk = self._tape[cursor : cursor + n]
+        self._cursors[session] = cursor + len(chunk)
+        return chunk
+
+    def _read_one(self, into: Any) -> None:
+        # One task past what is needed is read ahead, so that the end of the stream is known as
+        # soon as its last task is served (progress reaches exactly 1.0 with the last answer).
+        if self._iter is None:
+            self._iter = iter(self.stream)
+        try:
+            task = next(self._iter)
+        except StopIteration:
+            self._exhausted = True
+            return
+        into.append(self._check_task(task))
+
+    def _check_task(self, task: Any) -> Task:
+        if not isinstance(task, dict):
+            raise SourceError(
+                f"Recipe '{self.recipe}': {self._where()} is a {type(task).__name__}, "
+                "not a task dict."
+            )
+        needed = REQUIRED_INPUT[self.view_id]
+        if not any(key in task for key in needed):
+            keys = " or ".join(f"'{k}'" for k in needed)
+            raise SourceError(
+                f"{self._where()}: the task has no {keys}, which the '{self.view_id}' view needs."
+            )
+        return set_hashes(task)
+
+    def _where(self) -> str:
+        if isinstance(self.stream, Stream):
+            return self.stream.location()
+        return "a task of the stream"
+
+    @property
+    def exhausted(self) -> bool:
+        return self._exhausted
+
+    # taking answers -------------------------------------------------------------------------
+    def receive_answers(self, session: str, answers: list[Any]) -> AnswerResult:
+        """Validate, `update`, `before_db`, save (committed before this returns), count."""
+        with self._lock:
+            self.start()
+            batch = [self._check_answer(session, a) for a in answers]
+            errors: list[dict[str, Any]] = []
+            valid: list[Task] = []
+            for answer in batch:
+                if self.components.validate_answer is not None:
+                    try:
+                        self.components.validate_answer(answer)
+                    except ValueError as err:
+                        errors.append({TASK_HASH: answer[TASK_HASH], "message": str(err)})
+                        continue
+                valid.append(answer)
+            scope = self._scope(session)
+            if self.components.update is not None and valid:
+                learn = self._not_stored_yet(session, valid)  # a retried batch trains once
+                if learn:
+                    loss = self.components.update(learn)
+                    if loss is not None:
+                        self._last_loss = float(loss)
+                        self._losses.append((self._run_answered + len(learn), float(loss)))
+            to_save = valid
+            if self.components.before_db is not None and valid:
+                to_save = self.components.before_db(valid)
+                if not isinstance(to_save, list):
+                    raise AnswerError(
+                        f"Recipe '{self.recipe}': before_db must return the list of answers."
+                    )
+            new = self._save(to_save)
+            self.claims.release(scope, [a[TASK_HASH] for a in valid])
+            for row_session, verdict in new:
+                counts = self._dataset_counts.setdefault(row_session, empty_counts())
+                counts[verdict] = counts.get(verdict, 0) + 1
+                counts["total"] += 1
+                self._run_counts[row_session] = self._run_counts.get(row_session, 0) + 1
+            self._run_answered += len(new)
+            if new:
+                self._rate.add(len(new))
+            if self.components.progress is not None:
+                self._custom_progress[session] = self._call_progress(session)
+            return AnswerResult(len(new), self.progress(session), self.stats(session), errors)
+
+    def _check_answer(self, session: str, answer: Any) -> Task:
+        if not isinstance(answer, dict):
+            raise AnswerError(f"Each answer must be a task object, not {type(answer).__name__}.")
+        verdict = answer.get("answer")
+        if verdict not in ANSWERS:
+            raise AnswerError(
+                f"An answer's 'answer' must be accept, reject or ignore, not {verdict!r}."
+            )
+        for key in (INPUT_HASH, TASK_HASH):
+            value = answer.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise AnswerError(f"An answer's '{key}' must be an integer, not {value!r}.")
+        answer = set_hashes(dict(answer))
+        answer["_session_id"] = session
+        answer.setdefault("_view_id", self.view_id)
+        answer.setdefault("_timestamp", int(time.time()))
+        return answer
+
+    def _not_stored_yet(self, session: str, answers: list[Task]) -> list[Task]:
+        if self.db is None or self.dataset is None:
+            return answers
+        dataset_id = self.db.dataset_id(self.dataset)
+        if dataset_id is None:
+            return answers
+        hashes = [a[TASK_HASH] for a in answers]
+        stored = self.db.answered_hashes([dataset_id], hashes, "task", session=session)
+        return [a for a in answers if a[TASK_HASH] not in stored]
+
+    def _save(self, answers: list[Task]) -> list[tuple[str, str]]:
+        if self.db is None or self.dataset is None:
+            return [(a["_session_id"], a["answer"]) for a in answers]
+        return self.db.save_answers(self.dataset, answers)
+
+    # counts and progress --------------------------------------------------------------------
+    def stats(self, session: str | None = None) -> dict[str, Counts]:
+        """Accept / reject / ignore counts of the session and of the whole dataset."""
+        with self._lock:
+            total = empty_counts()
+            for counts in self._dataset_counts.values():
+                for key in total:
+                    total[key] += counts.get(key, 0)
+            mine = dict(self._dataset_counts.get(session or "", empty_counts()))
+            return {"session": mine, "dataset": total}
+
+    def session_answered(self, session: str) -> int:
+        """Answers saved by `session` in this run."""
+        return self._run_counts.get(session, 0)
+
+    def progress(self, session: str | None = None) -> ProgressInfo:
+        """Progress in the order of contract section 5, with an ETA from the recent rate."""
+        with self._lock:
+            value = self._progress_value(session or "")
+            answered = self._answered_for_progress(session or "")
+            eta = eta_seconds(value, answered, self._rate.rate())
+            return ProgressInfo(value, self.total, eta)
+
+    def _call_progress(self, session: str) -> float | None:
+        assert self.components.progress is not None
+        value = call_with_accepted(
+            self.components.progress,
+            session=self.session_answered(session),
+            total=self.stats()["dataset"]["total"],
+            loss=self._last_loss,
+        )
+        return None if value is None else float(value)
+
+    def _answered_for_progress(self, session: str) -> int:
+        return self.session_answered(session) if self.overlap else self._run_answered
+
+    def _progress_value(self, session: str) -> float | None:
+        if self.components.progress is not None:
+            if session not in self._custom_progress:
+                self._custom_progress[session] = self._call_progress(session)
+            return self._custom_progress[session]
+        if self._losses:
+            return estimate_from_losses(self._losses)
+        if not self.total:
+            return None
+        if self._finished(session):
+            return 1.0
+        ratio = min(self._answered_for_progress(session) / self.total, 1.0)
+        return min(ratio, 0.999) if ratio >= 1.0 else ratio
+
+    def _finished(self, session: str) -> bool:
+        """The stream is read to its end and every task served has been answered."""
+        if not self._exhausted:
+            return False
+        if self.overlap:
+            if self._cursors.get(session, 0) < len(self._tape):
+                return False
+            return self.claims.count(session, session) == 0
+        return not self._pending and self.claims.count("") == 0
+
+    def _check_exclude(self) -> None:
+        if self.db is None:
+            return
+        if self.dataset is not None and self.config["auto_exclude_current"]:
+            dataset_id = self.db.dataset_id(self.dataset)
+            assert dataset_id is not None
+            self._dedup_ids = [dataset_id]
+        for name in self.components.exclude:
+            found = self.db.dataset_id(name)
+            if found is None:
+                raise DatasetError(
+                    f"Recipe '{self.recipe}': can't find dataset '{name}' named in 'exclude'."
+                )
+            if found not in self._dedup_ids:
+                self._exclude_ids.append(found)

@@ -1,0 +1,339 @@
+"""The answer database on SQLAlchemy Core: SQLite by default, PostgreSQL by configuration."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import srsly
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine
+
+from .config import Config, rr_home
+from .errors import ConfigError, DatasetError
+
+SCHEMA_VERSION = 1
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
+ANSWERS = ("accept", "reject", "ignore")
+
+metadata = MetaData()
+# SQLite only makes an INTEGER PRIMARY KEY an auto-incrementing rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("created", Float, nullable=False),
+)
+answers = Table(
+    "answers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("dataset_id", Id, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", String(200), nullable=False),
+    Column("input_hash", BigInteger, nullable=False),
+    Column("task_hash", BigInteger, nullable=False),
+    Column("answer", String(16), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("content", Text, nullable=False),
+    UniqueConstraint("dataset_id", "session_id", "task_hash", name="uq_answer"),
+    Index("ix_answers_task", "dataset_id", "task_hash"),
+    Index("ix_answers_input", "dataset_id", "input_hash"),
+)
+schema_info = Table(
+    "rr_schema",
+    metadata,
+    Column("version", Integer, nullable=False),
+)
+
+
+def check_name(name: str, what: str = "dataset") -> str:
+    """A dataset or session name: letters, digits, '_', '.', '-', at most 100 characters."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise DatasetError(
+            f"Invalid {what} name {name!r}: use letters, digits, '_', '.' and '-' "
+            "(at most 100 characters, not starting with '.' or '-')."
+        )
+    return name
+
+
+def database_url(config: Config | None = None) -> tuple[str, dict[str, Any]]:
+    """The SQLAlchemy URL and settings from RR_DB_URL, or config `db` and `db_settings`."""
+    import os
+
+    settings: dict[str, Any] = dict(config["db_settings"]) if config else {}
+    env_url = os.environ.get("RR_DB_URL")
+    if env_url:
+        return _normalise_url(env_url), settings
+    kind = config["db"] if config else "sqlite"
+    if kind == "postgresql":
+        url = settings.get("url")
+        if not isinstance(url, str) or not url:
+            raise ConfigError(
+                "Config 'db' is postgresql: set db_settings.url (or RR_DB_URL) to the server's URL."
+            )
+        return _normalise_url(url), settings
+    path = Path(settings.get("path") or rr_home() / "rr.db")
+    return f"sqlite:///{path}", settings
+
+
+def _normalise_url(url: str) -> str:
+    # psycopg 3 is the driver we ship for PostgreSQL.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Database:
+    """Datasets and their answers. Every write is committed before the method returns."""
+
+    def __init__(self, url: str, settings: dict[str, Any] | None = None) -> None:
+        settings = settings or {}
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite and url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, **_engine_options(url))
+        if self.is_sqlite:
+            synchronous = str(settings.get("synchronous", "NORMAL")).upper()
+            if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+                raise ConfigError(
+                    f"db_settings.synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}."
+                )
+            _set_sqlite_pragmas(self.engine, synchronous)
+        self._dataset_ids: dict[str, int] = {}
+        from .migrations import migrate
+
+        migrate(self.engine)
+        self._insert = _insert_ignoring_conflicts(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # datasets -------------------------------------------------------------------------------
+    def dataset_id(self, name: str, create: bool = False) -> int | None:
+        """The id of dataset `name`; created when `create` is true, else None when unknown."""
+        if name in self._dataset_ids:
+            return self._dataset_ids[name]
+        with self.engine.begin() as conn:
+            found = conn.execute(select(datasets.c.id).where(datasets.c.name == name)).scalar()
+            if found is None and create:
+                check_name(name)
+                stmt = _insert_ignoring_conflicts(self.engine)(datasets)
+                conn.execute(stmt, {"name": name, "created": time.time()})
+                found = conn.execute(select(datasets.c.id).where(datasets.c.name == name)).scalar()
+        if found is not None:
+            self._dataset_ids[name] = int(found)
+        return found
+
+    def require_dataset(self, name: str) -> int:
+        found = self.dataset_id(name)
+        if found is None:
+            known = self.dataset_names()
+            from .errors import closest
+
+            hint = closest(name, known)
+            more = f" Did you mean: {', '.join(hint)}?" if hint else ""
+            raise DatasetError(f"Can't find dataset '{name}'.{more} Run 'rr stats' to list them.")
+        return found
+
+    def dataset_names(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(select(datasets.c.name)).scalars())
+
+    def drop(self, name: str) -> int:
+        """Delete a dataset and its answers; the number of answers deleted."""
+        dataset = self.require_dataset(name)
+        with self.engine.begin() as conn:
+            from .claims import claims
+
+            conn.execute(delete(claims).where(claims.c.dataset_id == dataset))
+            removed = conn.execute(delete(answers).where(answers.c.dataset_id == dataset)).rowcount
+            conn.execute(delete(datasets).where(datasets.c.id == dataset))
+        self._dataset_ids.pop(name, None)
+        return int(removed or 0)
+
+    # answers --------------------------------------------------------------------------------
+    def save_answers(self, dataset: str, batch: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        """Store answers, each once per (dataset, session, task hash); (session, answer) of
+        those that were new. Committed before it returns."""
+        if not batch:
+            return []
+        dataset_id = self.dataset_id(dataset, create=True)
+        now = time.time()
+        rows = [_answer_row(dataset_id, a, now) for a in batch]
+        stmt = self._insert(answers).returning(answers.c.session_id, answers.c.answer)
+        with self.engine.begin() as conn:
+            if len(rows) == 1:
+                new = conn.execute(stmt, rows[0]).all()
+            else:
+                new = conn.execute(stmt.values(rows)).all()
+        return [(row[0], row[1]) for row in new]
+
+    def import_answers(
+        self, dataset: str, batch: Iterable[dict[str, Any]], chunk: int = 500
+    ) -> int:
+        """Store many answers in one transaction (all or nothing); how many were new."""
+        added = 0
+        with self.engine.begin() as conn:
+            found = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).scalar()
+            if found is None:
+                check_name(dataset)
+                conn.execute(datasets.insert().values(name=dataset, created=time.time()))
+                found = conn.execute(
+                    select(datasets.c.id).where(datasets.c.name == dataset)
+                ).scalar()
+            rows: list[dict[str, Any]] = []
+            for answer in batch:
+                rows.append(_answer_row(found, answer, time.time()))
+                if len(rows) >= chunk:
+                    added += self._insert_rows(conn, rows)
+                    rows = []
+            if rows:
+                added += self._insert_rows(conn, rows)
+        return added
+
+    def _insert_rows(self, conn: Any, rows: list[dict[str, Any]]) -> int:
+        stmt = self._insert(answers).returning(answers.c.session_id, answers.c.answer)
+        return len(conn.execute(stmt.values(rows)).all())
+
+    def answered_hashes(
+        self,
+        dataset_ids: list[int],
+        hashes: Iterable[int],
+        by: str = "task",
+        session: str | None = None,
+    ) -> set[int]:
+        """The hashes among `hashes` that have an answer in one of the datasets (by `session`
+        only, when given)."""
+        wanted = list(set(hashes))
+        if not wanted or not dataset_ids:
+            return set()
+        column = answers.c.task_hash if by == "task" else answers.c.input_hash
+        stmt = select(column).where(
+            answers.c.dataset_id.in_(bindparam("ids", expanding=True)),
+            column.in_(bindparam("hashes", expanding=True)),
+        )
+        params: dict[str, Any] = {"ids": dataset_ids, "hashes": wanted}
+        if session is not None:
+            stmt = stmt.where(answers.c.session_id == bindparam("session"))
+            params["session"] = session
+        with self.engine.connect() as conn:
+            return set(conn.execute(stmt, params).scalars())
+
+    def counts(self, dataset: str) -> dict[str, dict[str, int]]:
+        """{session id: {"accept": n, "reject": n, "ignore": n}} of a dataset, one query."""
+        dataset_id = self.dataset_id(dataset)
+        result: dict[str, dict[str, int]] = {}
+        if dataset_id is None:
+            return result
+        stmt = (
+            select(answers.c.session_id, answers.c.answer, func.count())
+            .where(answers.c.dataset_id == dataset_id)
+            .group_by(answers.c.session_id, answers.c.answer)
+        )
+        with self.engine.connect() as conn:
+            for session, answer, n in conn.execute(stmt):
+                result.setdefault(session, dict.fromkeys(ANSWERS, 0))
+                result[session][answer] = result[session].get(answer, 0) + int(n)
+        return result
+
+    def iter_answers(self, dataset: str, chunk: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every answer of a dataset in the order saved, read in chunks."""
+        dataset_id = self.require_dataset(dataset)
+        last = 0
+        while True:
+            stmt = (
+                select(answers.c.id, answers.c.content)
+                .where(answers.c.dataset_id == dataset_id, answers.c.id > last)
+                .order_by(answers.c.id)
+                .limit(chunk)
+            )
+            with self.engine.connect() as conn:
+                rows = conn.execute(stmt).all()
+            if not rows:
+                return
+            for row_id, content in rows:
+                last = row_id
+                yield srsly.json_loads(content)
+
+
+def _answer_row(dataset_id: Any, answer: dict[str, Any], now: float) -> dict[str, Any]:
+    return {
+        "dataset_id": dataset_id,
+        "session_id": str(answer.get("_session_id") or ""),
+        "input_hash": answer["_input_hash"],
+        "task_hash": answer["_task_hash"],
+        "answer": answer["answer"],
+        "created": _timestamp(answer.get("_timestamp"), now),
+        "content": srsly.json_dumps(answer),
+    }
+
+
+def _timestamp(value: Any, now: float) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return now
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}
+
+
+def _set_sqlite_pragmas(engine: Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+def _insert_ignoring_conflicts(engine: Engine) -> Any:
+    """`INSERT ... ON CONFLICT DO NOTHING` for the engine's dialect."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return lambda table: pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return lambda table: sqlite_insert(table).on_conflict_do_nothing()
+
+
+def connect(config: Config | None = None) -> Database:
+    """Open the database the config (or RR_DB_URL) names."""
+    url, settings = database_url(config)
+    try:
+        return Database(url, settings)
+    except ImportError as err:
+        raise ConfigError(
+            f"Can't open {url.split(':')[0]}: {err}. Install recipe-runner[postgresql]."
+        ) from None

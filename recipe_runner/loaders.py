@@ -1,0 +1,280 @@
+"""Read tasks from JSONL, JSON, CSV or plain text, lazily, with a length known without loading."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import srsly
+
+from .errors import SourceError
+
+Task = dict[str, Any]
+LOADERS = ("jsonl", "json", "csv", "txt")
+
+
+class Stream:
+    """An iterable of tasks whose length, when it is known, costs no memory to learn.
+
+    Iterating starts the source again from the top. `map` keeps the length, so a recipe can
+    add keys to every task and progress still knows the total.
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[], Iterator[Task]],
+        length: Callable[[], int] | None = None,
+        source: str | None = None,
+        parent: Stream | None = None,
+        skip_invalid: bool = False,
+    ) -> None:
+        self._factory = factory
+        self._length = length
+        self._cached_length: int | None = None
+        self.source = source
+        self.parent = parent
+        self.skip_invalid = skip_invalid
+        self.skipped = 0  # invalid lines passed over with skip_invalid
+        self.line = 0  # line of the source the last task came from
+
+    def __iter__(self) -> Iterator[Task]:
+        return self._factory()
+
+    def __len__(self) -> int:
+        if self._length is None:
+            raise TypeError("this stream's length is unknown")
+        if self._cached_length is None:
+            self._cached_length = self._length()
+        return self._cached_length
+
+    @property
+    def root(self) -> Stream:
+        return self.parent.root if self.parent is not None else self
+
+    def location(self) -> str:
+        """Where the last task came from, for error messages: "file 'x.jsonl' line 7"."""
+        root = self.root
+        if root.source is None:
+            return f"task {root.line} of the stream"
+        return f"'{root.source}' line {root.line}"
+
+    def map(self, func: Callable[[Task], Task]) -> Stream:
+        """A stream of `func(task)` for every task, with the same length."""
+
+        def factory() -> Iterator[Task]:
+            return (func(task) for task in self)
+
+        length = (lambda: len(self)) if self._length is not None else None
+        return Stream(factory, length, parent=self)
+
+    def apply(self, func: Callable[[Iterator[Task]], Iterator[Task]]) -> Stream:
+        """A stream of `func(tasks)`, which must yield one task for each task it reads (for
+        example through spaCy's `nlp.pipe`); the length is kept."""
+
+        def factory() -> Iterator[Task]:
+            return func(iter(self))
+
+        length = (lambda: len(self)) if self._length is not None else None
+        return Stream(factory, length, parent=self)
+
+
+def stream_length(stream: Iterable[Any]) -> int | None:
+    """The number of tasks when the stream knows it cheaply, else None."""
+    try:
+        return len(stream)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def get_stream(
+    source: str | Path,
+    loader: str | None = None,
+    *,
+    skip_invalid: bool = False,
+    input_key: str = "text",
+) -> Stream:
+    """Open `source` (a path, or "-" for stdin) with the loader its suffix names."""
+    name = str(source)
+    kind = loader or _loader_for(name)
+    if kind not in LOADERS:
+        raise SourceError(
+            f"Unknown loader '{kind}' for '{name}'. Use one of: {', '.join(LOADERS)}."
+        )
+    if name == "-":
+        stdin = Stream(
+            lambda: _read_lines(sys.stdin.buffer, "<stdin>", kind, stdin),
+            None,
+            "<stdin>",
+            skip_invalid=skip_invalid,
+        )
+        return stdin
+    path = Path(name)
+    if not path.exists():
+        raise SourceError(f"Can't find the source file '{path}'. Check the path.")
+    if not path.is_file():
+        raise SourceError(
+            f"The source '{path}' is not a file. Give a JSONL, JSON, CSV or text file."
+        )
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as err:
+        raise SourceError(f"Can't read the source file '{path}': {err.strerror}.") from None
+
+    def factory() -> Iterator[Task]:
+        if kind == "json":
+            return _read_json(path, stream)
+        return _read_path(path, kind, stream)
+
+    length = (lambda: _count_json(path)) if kind == "json" else (lambda: _count_records(path, kind))
+    stream = Stream(factory, length, name, skip_invalid=skip_invalid)
+    return stream
+
+
+def _loader_for(name: str) -> str:
+    suffix = Path(name).suffix.lower().lstrip(".")
+    if name == "-" or suffix in ("jsonl", "ndjson", ""):
+        return "jsonl"
+    if suffix in ("txt", "text"):
+        return "txt"
+    if suffix in ("json", "csv"):
+        return suffix
+    raise SourceError(
+        f"Can't tell how to read '{name}' from its suffix '.{suffix}'. "
+        "Use .jsonl, .json, .csv or .txt, or name a loader with --loader."
+    )
+
+
+def _read_path(path: Path, kind: str, stream: Stream) -> Iterator[Task]:
+    with path.open("rb") as file:
+        yield from _read_lines(file, str(path), kind, stream)
+
+
+def _decode(raw: bytes, where: str, lineno: int) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SourceError(
+            f"'{where}' line {lineno}: invalid UTF-8 at byte {err.start}. Save the file as UTF-8."
+        ) from None
+    if lineno == 1 and text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def _read_lines(file: Any, where: str, kind: str, stream: Stream) -> Iterator[Task]:
+    skip = stream.skip_invalid
+    if kind == "csv":
+        yield from _read_csv(file, where, stream)
+        return
+    for lineno, raw in enumerate(file, 1):
+        try:
+            text = _decode(raw, where, lineno)
+            if not text.strip():
+                continue
+            if kind == "txt":
+                task: Any = {"text": text.strip()}
+            else:
+                task = _parse_json_line(text, where, lineno)
+        except SourceError:
+            if not skip:
+                raise
+            stream.skipped += 1
+            continue
+        stream.line = lineno
+        yield task
+
+
+def _parse_json_line(text: str, where: str, lineno: int) -> Task:
+    if "\x00" in text:
+        raise SourceError(f"'{where}' line {lineno}: a NUL byte is not valid JSON. Fix the line.")
+    try:
+        task = srsly.json_loads(text)
+    except ValueError as err:
+        raise SourceError(
+            f"'{where}' line {lineno}: malformed JSON ({err}). Fix the line, "
+            "or pass --skip-invalid to skip such lines."
+        ) from None
+    if not isinstance(task, dict):
+        raise SourceError(
+            f"'{where}' line {lineno}: each line must be a JSON object, not {type(task).__name__}."
+        )
+    return task
+
+
+def _read_csv(file: Any, where: str, stream: Stream) -> Iterator[Task]:
+    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+    reader = csv.DictReader(text)
+    try:
+        fields = reader.fieldnames or []
+    except UnicodeDecodeError:
+        raise SourceError(f"'{where}' line 1: invalid UTF-8. Save the file as UTF-8.") from None
+    lower = {f.lower().strip(): f for f in fields if f}
+    if "text" not in lower:
+        raise SourceError(f"'{where}' line 1: a CSV source needs a 'text' column; it has {fields}.")
+    text_field = lower["text"]
+    label_field = lower.get("label")
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            raise SourceError(
+                f"'{where}' line {reader.line_num + 1}: invalid UTF-8. Save the file as UTF-8."
+            ) from None
+        except csv.Error as err:
+            raise SourceError(f"'{where}' line {reader.line_num}: {err}.") from None
+        value = (row.get(text_field) or "").strip()
+        if not value:
+            continue
+        task: Task = {"text": value}
+        if label_field and row.get(label_field):
+            task["label"] = row[label_field]
+        meta = {k: v for k, v in row.items() if k not in (text_field, label_field) and k}
+        if meta:
+            task["meta"] = meta
+        stream.line = reader.line_num
+        yield task
+
+
+def _read_json(path: Path, stream: Stream) -> Iterator[Task]:
+    try:
+        data = srsly.read_json(path)
+    except UnicodeDecodeError:
+        raise SourceError(f"'{path}': invalid UTF-8. Save the file as UTF-8.") from None
+    except ValueError as err:
+        raise SourceError(f"'{path}': malformed JSON ({err}). Fix the file.") from None
+    if not isinstance(data, list):
+        raise SourceError(f"'{path}': a JSON source must hold a list of task objects.")
+    for i, task in enumerate(data, 1):
+        if not isinstance(task, dict):
+            raise SourceError(f"'{path}' item {i}: each task must be a JSON object.")
+        stream.line = i
+        yield task
+
+
+def _count_records(path: Path, kind: str) -> int:
+    """Count the tasks in a file without keeping them: non-empty lines, or CSV rows."""
+    if kind == "csv":
+        with path.open("rb") as file:
+            return sum(1 for _ in _read_csv(file, str(path), _scratch()))
+    count = 0
+    with path.open("rb") as file:
+        for raw in file:
+            if raw.strip():
+                count += 1
+    return count
+
+
+def _count_json(path: Path) -> int:
+    return sum(1 for _ in _read_json(path, _scratch()))
+
+
+def _scratch() -> Stream:
+    """A throwaway stream for the counters, which need its bookkeeping but no tasks."""
+    return Stream(lambda: iter(()))

@@ -1,0 +1,100 @@
+"""Parse a recipe's command-line arguments from its function signature, with typer."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from typing import Annotated, Any, get_args, get_origin
+
+from .errors import RecipeError, UsageError
+from .recipes import Recipe
+
+LIST_TYPES = (list, tuple, set, typing.List, typing.Tuple, typing.Set)  # noqa: UP006
+
+
+class HelpShown(Exception):
+    """The recipe's --help was printed; nothing to run."""
+
+
+def split_list(value: Any) -> Any:
+    """ "A,B" -> ["A", "B"]; lists are kept (comma-separated items inside them split too)."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list | tuple | set) else [value]
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+
+
+def _is_list(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin in LIST_TYPES or annotation in LIST_TYPES:
+        return True
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return any(_is_list(a) for a in get_args(annotation) if a is not type(None))
+    return False
+
+
+def recipe_parameters(recipe: Recipe) -> tuple[list[inspect.Parameter], set[str]]:
+    """The signature typer should see (list types taken as comma-separated strings), and the
+    names of the parameters to split."""
+    func = recipe.func
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception as err:
+        raise RecipeError(f"Recipe '{recipe.name}': can't read its type hints ({err}).") from None
+    params = []
+    lists: set[str] = set()
+    for param in inspect.signature(func).parameters.values():
+        if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            continue
+        annotation = hints.get(param.name, str if param.default is inspect.Parameter.empty else Any)
+        extras: tuple[Any, ...] = ()
+        if get_origin(annotation) is Annotated:
+            annotation, *rest = get_args(annotation)
+            extras = tuple(rest)
+        if annotation is Any:
+            annotation = (
+                type(param.default) if param.default not in (None, inspect.Parameter.empty) else str
+            )
+        if _is_list(annotation):
+            lists.add(param.name)
+            optional = param.default is None
+            annotation = typing.Optional[str] if optional else str  # noqa: UP045
+            if isinstance(param.default, list | tuple):
+                param = param.replace(default=",".join(map(str, param.default)))
+        if extras:
+            annotation = Annotated[(annotation, *extras)]
+        params.append(param.replace(annotation=annotation, kind=inspect.Parameter.KEYWORD_ONLY))
+    return params, lists
+
+
+def parse_recipe_args(recipe: Recipe, argv: list[str]) -> dict[str, Any]:
+    """The recipe's keyword arguments from `argv`. Raises HelpShown after --help, and UsageError
+    (its message already printed by typer) for arguments that do not fit."""
+    import typer
+
+    params, lists = recipe_parameters(recipe)
+    captured: dict[str, Any] = {}
+
+    def command(**kwargs: Any) -> None:
+        captured.update(kwargs)
+        captured["__called__"] = True
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__doc__ = recipe.func.__doc__
+    app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+    app.command(name=recipe.name)(command)
+    click_command = typer.main.get_command(app)
+    try:
+        click_command.main(args=list(argv), prog_name=f"rr run {recipe.name}", standalone_mode=True)
+    except SystemExit as exit:
+        code = exit.code or 0
+        if captured.pop("__called__", False):
+            pass
+        elif code == 0:
+            raise HelpShown() from None
+        else:
+            raise UsageError("") from None
+    captured.pop("__called__", None)
+    for name in lists:
+        captured[name] = split_list(captured.get(name))
+    return captured

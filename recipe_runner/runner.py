@@ -1,0 +1,86 @@
+"""From a recipe name and its arguments to a ready controller: the steps both drivers share."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .components import check_components
+from .config import Config, load_config
+from .controller import Controller
+from .errors import RecipeError
+from .plugins import Plugins, load_plugins
+from .recipes import Recipe, recipe_name
+
+Notify = Callable[[str], None]
+
+
+def notify_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+@dataclass
+class Run:
+    """A recipe called and ready to run."""
+
+    recipe: Recipe
+    controller: Controller
+    config: Config
+
+
+def find_recipe(
+    recipe: str | Callable[..., Any],
+    files: Sequence[str | Path] = (),
+    notify: Notify = notify_stderr,
+) -> Recipe:
+    """A recipe by name (loading plugins and `-F` files) or an `@recipe` function given directly."""
+    if callable(recipe):
+        name = recipe_name(recipe) or str(getattr(recipe, "__name__", "recipe"))
+        return Recipe(name, recipe, "<python>")
+    plugins = load_and_report(files, notify)
+    return plugins.registry.get(recipe)
+
+
+def load_and_report(files: Sequence[str | Path] = (), notify: Notify = notify_stderr) -> Plugins:
+    """Load plugins and tell about each one that failed; the others keep working."""
+    plugins = load_plugins(list(files))
+    for failure in plugins.failures:
+        notify(
+            f"Warning: plugin '{failure.name}' failed to load and is left out: {failure.message}"
+        )
+    return plugins
+
+
+def prepare_run(
+    recipe: Recipe,
+    args: Sequence[Any] = (),
+    kwargs: dict[str, Any] | None = None,
+    *,
+    cli_config: dict[str, Any] | None = None,
+    shared_claims: bool = False,
+    notify: Notify = notify_stderr,
+) -> Run:
+    """Call the recipe, check its components, merge the config, open the database."""
+    from .db import connect
+
+    value = recipe.func(*args, **(kwargs or {}))
+    components = check_components(recipe.name, value)
+    config = load_config(components.config, cli_config)
+    for warning in config.warnings:
+        notify(f"Warning: {warning}")
+    db = connect(config) if components.dataset is not None else None
+    try:
+        controller = Controller(components, config, db, shared_claims=shared_claims)
+    except Exception:
+        if db is not None:
+            db.close()
+        raise
+    return Run(recipe, controller, config)
+
+
+def check_recipe_name(name: str) -> None:
+    if not name or name.startswith("-"):
+        raise RecipeError(f"'{name}' is not a recipe name. Run options go before the recipe name.")
