@@ -1,0 +1,36 @@
+"""Write one benchmark's figures into its own section of bench/RESULTS.md, keeping the others."""
+
+from __future__ import annotations
+
+import platform
+import re
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+HEADER = "# Benchmark results\n\nEach section is rewritten by the script named in it.\n"
+
+
+def machine() -> str:
+    import os
+
+    return f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores"
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace (or add) the section `name` of RESULTS.md with `body` (Markdown)."""
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
+    stamp = time.strftime("%Y-%m-%d")
+    section = (
+        f"<!-- bench:{name} -->\n## {name}\n\n_Run on {stamp}, {machine()}._\n\n"
+        f"{body.strip()}\n<!-- /bench:{name} -->\n"
+    )
+    pattern = re.compile(
+        rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n", re.S
+    )
+    text = (
+        pattern.sub(lambda _: section, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + section
+    )
+    RESULTS.write_text(text, encoding="utf-8")
