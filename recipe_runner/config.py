@@ -28,7 +28,6 @@ SCHEMA: dict[str, tuple[Any, tuple[type | None, ...]]] = {
     "db": ("sqlite", (str,)),
     "db_settings": ({}, (dict,)),
     "choice_style": ("multiple", (str,)),
-    "buttons": (["accept", "reject", "ignore", "undo"], (list,)),
 }
 CHOICES = {
     "exclude_by": ("task", "input"),
