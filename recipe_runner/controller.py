@@ -148,7 +148,12 @@ class Controller:
                 candidates = self._next_candidates(session, self.batch_size - len(out))
                 if not candidates:
                     break
-                out.extend(self.claims.claim(scope, session, candidates, self.claim_timeout))
+                won = self.claims.claim(scope, session, candidates, self.claim_timeout)
+                if isinstance(self.claims, DatabaseClaims):
+                    # Another process may have saved an answer and released its claim between
+                    # our check and our claim: check again now that the claim is ours.
+                    won = self._unanswered(scope, won)
+                out.extend(won)
             return out
 
     def _scope(self, session: str) -> str:
@@ -178,7 +183,7 @@ class Controller:
         """Up to `wanted` tasks from the stream that nobody has answered yet."""
         scope = self._scope(session)
         while True:
-            raw = self._pull(session, max(wanted, self.batch_size))
+            raw = self._pull(session, wanted)
             if not raw:
                 return []
             unique: dict[int, Task] = {}
