@@ -1,0 +1,178 @@
+"""Sorters: pick the tasks worth a person's time from a stream of (score, task) pairs.
+
+A score is the model's confidence in a task's suggestion (contract section 6). Each sorter turns
+it into a priority in [0, 1], serves the tasks whose priority stands out at once, and holds the
+others back in a bounded buffer instead of dropping them. When the stream runs dry the held-back
+tasks are served best first, re-scored with the updated model when a `rescore` callable is
+given, so a teach recipe on a finite stream gets through every task rather than ending after a
+fraction of it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+Task = dict[str, Any]
+Scored = tuple[float, Task]
+# Re-score held-back tasks with the current model: tasks in, (score, task) pairs out.
+Rescore = Callable[[list[Task]], Iterable[Scored]]
+ALGORITHMS = ("ema", "probability")
+HOLD = 5000  # held-back tasks kept at most; the least interesting beyond that are dropped
+
+
+def uncertainty(score: float) -> float:
+    """1.0 for a score of 0.5 (the model can't tell), 0.0 for a score of 0 or 1."""
+    return max(0.0, 1.0 - 2.0 * abs(_clip(score) - 0.5))
+
+
+def _clip(score: float) -> float:
+    return min(1.0, max(0.0, float(score)))
+
+
+def prefer_uncertain(
+    stream: Iterable[Scored],
+    algorithm: str = "ema",
+    *,
+    bias: float = 0.0,
+    hold: int = HOLD,
+    rescore: Rescore | None = None,
+    drain_batch: int = 10,
+    seed: int | None = None,
+) -> Iterator[Task]:
+    """Serve first the tasks the model is least sure of (scores near 0.5).
+
+    `algorithm="ema"` keeps an exponential moving average of the uncertainty of the tasks seen
+    and serves a task at once when its uncertainty is at least that average minus `bias`, so the
+    filter adapts as the model grows more confident. `algorithm="probability"` serves a task at
+    once with a probability equal to its uncertainty (`seed` makes that repeatable). The other
+    tasks are held back and served, most uncertain first, when the stream runs dry; with
+    `rescore`, they are scored again with the updated model first (see `sort_by_priority`).
+    """
+    return sort_by_priority(
+        stream, uncertainty, algorithm, bias=bias, hold=hold, rescore=rescore,
+        drain_batch=drain_batch, seed=seed,
+    )  # fmt: skip
+
+
+def prefer_high_scores(
+    stream: Iterable[Scored],
+    algorithm: str = "ema",
+    *,
+    bias: float = 0.0,
+    hold: int = HOLD,
+    rescore: Rescore | None = None,
+    drain_batch: int = 10,
+    seed: int | None = None,
+) -> Iterator[Task]:
+    """Serve first the tasks the model is most confident are right (scores near 1): good for
+    confirming suggestions quickly or finding more examples of a rare label. Same options as
+    `prefer_uncertain`."""
+    return sort_by_priority(
+        stream, _clip, algorithm, bias=bias, hold=hold, rescore=rescore,
+        drain_batch=drain_batch, seed=seed,
+    )  # fmt: skip
+
+
+def prefer_low_scores(
+    stream: Iterable[Scored],
+    algorithm: str = "ema",
+    *,
+    bias: float = 0.0,
+    hold: int = HOLD,
+    rescore: Rescore | None = None,
+    drain_batch: int = 10,
+    seed: int | None = None,
+) -> Iterator[Task]:
+    """Serve first the tasks the model is most confident are wrong (scores near 0): good for
+    checking what the model rules out. Same options as `prefer_uncertain`."""
+    return sort_by_priority(
+        stream, lambda s: 1.0 - _clip(s), algorithm, bias=bias, hold=hold, rescore=rescore,
+        drain_batch=drain_batch, seed=seed,
+    )  # fmt: skip
+
+
+def sort_by_priority(
+    stream: Iterable[Scored],
+    priority: Callable[[float], float],
+    algorithm: str = "ema",
+    *,
+    bias: float = 0.0,
+    hold: int = HOLD,
+    rescore: Rescore | None = None,
+    drain_batch: int = 10,
+    seed: int | None = None,
+) -> Iterator[Task]:
+    """The engine under the three sorters, for any `priority(score) -> [0, 1]`.
+
+    While the stream flows, a task whose priority passes the `algorithm`'s test is served at
+    once; the others go into a buffer of at most `hold` tasks (past that, the lowest priority is
+    dropped, so memory stays bounded on endless streams). When the stream ends, the buffer is
+    served: with `rescore`, every held task is scored again with the current model before each
+    group of `drain_batch` (and of at least a tenth of what is left, so that the number of
+    re-scorings grows only logarithmically), and the best group is served; without it, in the
+    order of the priorities they had when read.
+    """
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"Unknown sorter algorithm {algorithm!r}: use 'ema' or 'probability'.")
+    if hold < 0 or drain_batch < 1:
+        raise ValueError("hold must be >= 0 and drain_batch >= 1.")
+    return _sort(stream, priority, algorithm, bias, hold, rescore, drain_batch, seed)
+
+
+def _sort(
+    stream: Iterable[Scored],
+    priority: Callable[[float], float],
+    algorithm: str,
+    bias: float,
+    hold: int,
+    rescore: Rescore | None,
+    drain_batch: int,
+    seed: int | None,
+) -> Iterator[Task]:
+    rng = random.Random(seed)
+    order = itertools.count()  # ties keep stream order; tasks themselves are never compared
+    held: list[tuple[float, int, Task]] = []  # a min-heap: the least interesting on top
+    mean: float | None = None
+    alpha = 0.1
+    for pair in stream:
+        score, task = _unpack(pair)
+        value = priority(score)
+        if algorithm == "ema":
+            mean = value if mean is None else (1 - alpha) * mean + alpha * value
+            serve = value >= mean - bias
+        else:
+            serve = rng.random() < min(1.0, value + bias)
+        if serve:
+            yield task
+        elif hold:
+            entry = (value, next(order), task)
+            if len(held) < hold:
+                heapq.heappush(held, entry)
+            else:
+                heapq.heappushpop(held, entry)
+    if rescore is None:
+        for _, _, task in sorted(held, key=lambda e: (-e[0], e[1])):
+            yield task
+        return
+    waiting = [task for _, _, task in sorted(held, key=lambda e: e[1])]
+    while waiting:
+        fresh = [(priority(s), t) for s, t in (_unpack(p) for p in rescore(waiting))]
+        fresh.sort(key=lambda e: -e[0])
+        group = max(drain_batch, len(fresh) // 10)
+        for _, task in fresh[:group]:
+            yield task
+        waiting = [task for _, task in fresh[group:]]
+
+
+def _unpack(pair: Any) -> Scored:
+    try:
+        score, task = pair
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"A sorter takes (score, task) pairs; got {type(pair).__name__}."
+        ) from None
+    return float(score), task
