@@ -61,10 +61,46 @@ def recipe_parameters(recipe: Recipe) -> tuple[list[inspect.Parameter], set[str]
             annotation = typing.Optional[str] if optional else str  # noqa: UP045
             if isinstance(param.default, list | tuple):
                 param = param.replace(default=",".join(map(str, param.default)))
+        if _is_bool(annotation) and param.default is not inspect.Parameter.empty:
+            extras = _bool_flag(param, extras)
         if extras:
             annotation = Annotated[(annotation, *extras)]
         params.append(param.replace(annotation=annotation, kind=inspect.Parameter.KEYWORD_ONLY))
     return params, lists
+
+
+def _is_bool(annotation: Any) -> bool:
+    if annotation is bool:
+        return True
+    origin = get_origin(annotation)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return args == [bool]
+    return False
+
+
+def _bool_flag(param: inspect.Parameter, extras: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A bool option is a plain flag (`--exclusive`), not typer's `--exclusive/--no-exclusive`;
+    only a flag that defaults to true keeps its `--no-` form, or it could never be turned off."""
+    import copy
+
+    import typer
+    from typer.models import OptionInfo
+
+    flag = "--" + param.name.replace("_", "-")
+    decls = (f"{flag}/--no-{flag[2:]}",) if param.default is True else (flag,)
+    out: list[Any] = []
+    found = False
+    for extra in extras:
+        if isinstance(extra, OptionInfo) and not found:
+            found = True
+            if not extra.param_decls:
+                extra = copy.copy(extra)  # the recipe's own object is shared: never mutate it
+                extra.param_decls = decls
+        out.append(extra)
+    if not found:
+        out.append(typer.Option(*decls))
+    return tuple(out)
 
 
 def parse_recipe_args(recipe: Recipe, argv: list[str]) -> dict[str, Any]:
