@@ -195,7 +195,8 @@ class Database:
         rows = [_answer_row(dataset_id, a, now) for a in batch]
         if self._fast is not None:  # the hot path of every batch: see sqlite_fast.py
             new_rows = self._fast.insert(rows)
-            return [(r["session_id"], r["answer"]) for r, new in zip(rows, new_rows) if new]
+            pairs = zip(rows, new_rows, strict=True)
+            return [(r["session_id"], r["answer"]) for r, new in pairs if new]
         stmt = self._insert(answers).returning(answers.c.session_id, answers.c.answer)
         with self.engine.begin() as conn:
             if len(rows) == 1:

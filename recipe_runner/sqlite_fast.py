@@ -1,4 +1,4 @@
-"""The two statements every batch runs on SQLite (the dedup look-up, the answer insert), on the driver.
+"""The two SQLite statements of every batch (dedup look-up, answer insert), on the driver.
 
 SQLAlchemy's work per statement (building, cache keys, result objects) costs several times what
 SQLite needs to run these two, and they run once per batch: on this path the statements are
