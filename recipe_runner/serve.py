@@ -1,0 +1,112 @@
+"""`rr run` without --headless: the recipe's controller behind the web view, until Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+from .errors import RecipeRunnerError
+from .recipes import Recipe
+from .runner import Notify, notify_stderr, prepare_run
+
+
+def serve(
+    recipe: Recipe,
+    kwargs: dict[str, Any],
+    cli_config: dict[str, Any] | None = None,
+    notify: Notify = notify_stderr,
+) -> None:
+    """Serve the recipe's web view on config `host`/`port` until Ctrl-C or SIGTERM; then stop
+    taking requests, run `on_exit` and close the database. Every acknowledged answer is saved."""
+    run = prepare_run(recipe, kwargs=kwargs, cli_config=cli_config, shared_claims=True)
+    controller = run.controller
+    try:
+        host, port = run.config["host"], run.config["port"]
+        sock = bind(host, port)
+        try:
+            from .server import make_app
+
+            controller.start()
+            app = make_app(controller, recipe.name)
+            server = _make_server(app)
+            notify(f"Serving '{recipe.name}' on {url_of(sock)} (Ctrl-C to stop)")
+            server.run(sockets=[sock])
+        finally:
+            sock.close()
+    finally:
+        controller.close()
+        if controller.db is not None:
+            controller.db.close()
+    notify(f"Stopped '{recipe.name}'; every answer sent was saved.")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port; a port in use is a one-line error, not a traceback."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as err:
+        raise RecipeRunnerError(
+            f"Can't serve on host '{host}': {err.strerror}. Set --host or config 'host'."
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as err:
+        sock.close()
+        if err.errno == errno.EADDRINUSE:
+            raise RecipeRunnerError(
+                f"Port {port} on {host} is already in use: stop the other server or choose "
+                "another port with --port or RR_PORT."
+            ) from None
+        raise RecipeRunnerError(f"Can't serve on {host}:{port}: {err.strerror}.") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def _make_server(app: Any) -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server without re-raising the stopping signal once it has shut down, so
+        that `on_exit` and the database close still run after SIGTERM."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {
+                sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)
+            }
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+        def _stop(self, sig: int, frame: FrameType | None) -> None:
+            self.handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=10,
+    )
+    return Server(config)

@@ -1,0 +1,319 @@
+"""The web view's HTTP side: a FastAPI app over one controller, serving the page and a JSON API.
+
+Imported lazily (by `serve`), so that FastAPI's import cost stays out of `rr --help`. The FastAPI
+types are imported at the top on purpose: with `from __future__ import annotations`, a `Request`
+imported inside a function is not resolved and would become a required query parameter.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field, ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .controller import Controller
+from .errors import ConfigError, RecipeRunnerError
+from .progress import ProgressInfo
+
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_BODY = 32 * 1024 * 1024  # a batch of answers far larger than this is a mistake
+
+try:  # orjson is several times faster on task lists; the standard library does the same job
+    import orjson
+
+    def dumps(value: Any) -> bytes:
+        try:
+            return orjson.dumps(value)
+        except TypeError:  # e.g. an integer beyond 64 bits in a task
+            return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+    def loads(raw: bytes) -> Any:
+        return orjson.loads(raw)
+
+except ImportError:  # pragma: no cover - depends on the environment
+
+    def dumps(value: Any) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    def loads(raw: bytes) -> Any:
+        return json.loads(raw)
+
+
+# request and response shapes ------------------------------------------------------------------
+class Counts(BaseModel):
+    accept: int
+    reject: int
+    ignore: int
+    total: int
+
+
+class Stats(BaseModel):
+    session: Counts = Field(description="Answers of this session, all runs.")
+    dataset: Counts = Field(description="Answers of the whole dataset, all sessions.")
+
+
+class Instructions(BaseModel):
+    format: str = Field(description="html or markdown")
+    text: str
+
+
+class Project(BaseModel):
+    recipe: str
+    dataset: str | None
+    view_id: str
+    labels: list[str] | None
+    config: dict[str, Any] = Field(description="The run's config, without database settings.")
+    instructions: Instructions | None = None
+
+
+class Questions(BaseModel):
+    tasks: list[dict[str, Any]] = Field(description="The next batch; empty when none are left.")
+    progress: float | None = Field(description="0 to 1, or null when unknown (shown as ∞).")
+    total: int | None
+    session: str = Field(description="The session id answers are saved under: DATASET-NAME.")
+
+
+class AnswersIn(BaseModel):
+    session: str | None = Field(None, description="Session name; the default one when null.")
+    answers: list[dict[str, Any]] = Field(
+        description="Answered tasks: each a task plus 'answer' (accept, reject or ignore)."
+    )
+
+
+class AnswerProblem(BaseModel):
+    task_hash: int = Field(alias="_task_hash")
+    message: str
+
+
+class AnswersOut(BaseModel):
+    saved: int = Field(description="Answers not stored before (a retried batch saves 0).")
+    progress: float | None
+    total: int | None
+    eta_seconds: float | None
+    stats: Stats
+    errors: list[AnswerProblem] = Field(
+        description="Answers the recipe's validate_answer refused; they were not saved."
+    )
+    session: str
+
+
+class ProgressOut(BaseModel):
+    progress: float | None
+    total: int | None
+    eta_seconds: float | None
+    session: Counts
+    dataset: Counts
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut}}
+ANSWERS_BODY = {
+    "required": True,
+    "content": {
+        # text/plain is what navigator.sendBeacon sends when the page is closed.
+        media: {"schema": AnswersIn.model_json_schema(ref_template="#/components/schemas/{model}")}
+        for media in ("application/json", "text/plain")
+    },
+}
+
+
+class JSONBytes(Response):
+    media_type = "application/json"
+
+
+def reply(value: Any, status: int = 200) -> Response:
+    return JSONBytes(dumps(value), status_code=status)
+
+
+def problem(status: int, message: str) -> Response:
+    return reply({"detail": message}, status)
+
+
+# basic auth -----------------------------------------------------------------------------------
+class BasicAuth:
+    """Every page and endpoint needs the user and password (RR_BASIC_AUTH_USER / _PASS)."""
+
+    def __init__(self, app: ASGIApp, user: str, password: str) -> None:
+        self.app = app
+        self.expected = f"{user}:{password}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._allowed(scope):
+            await self.app(scope, receive, send)
+            return
+        body = dumps({"detail": "Authentication required."})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b'Basic realm="recipe-runner", charset="UTF-8"'),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _allowed(self, scope: Scope) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"authorization" and value[:6].lower() == b"basic ":
+                try:
+                    given = base64.b64decode(value[6:].strip(), validate=True)
+                except (binascii.Error, ValueError):
+                    return False
+                return secrets.compare_digest(given, self.expected)
+        return False
+
+
+# the app --------------------------------------------------------------------------------------
+def read_instructions(path: str | None) -> Instructions | None:
+    """The `instructions` file's text, HTML or Markdown by its suffix; an error naming it."""
+    if not path:
+        return None
+    file = Path(path).expanduser()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(
+            f"Config 'instructions': can't read '{file}' ({err}). Fix the path or remove the key."
+        ) from None
+    kind = "html" if file.suffix.lower() in (".html", ".htm") else "markdown"
+    return Instructions(format=kind, text=text)
+
+
+def make_app(
+    controller: Controller, recipe_name: str, auth: tuple[str, str] | None = None
+) -> FastAPI:
+    """The FastAPI app of the web view: the page, its static files and the JSON API.
+
+    `auth` is (user, password) for basic auth; when left out, RR_BASIC_AUTH_USER and
+    RR_BASIC_AUTH_PASS are read, and auth is on when both are set."""
+    if auth is None:
+        auth = auth_from_env()
+    config = controller.config
+    project = Project(
+        recipe=recipe_name,
+        dataset=controller.dataset,
+        view_id=controller.view_id,
+        labels=config["labels"],
+        config=config.public(),
+        instructions=read_instructions(config["instructions"]),
+    ).model_dump(mode="json")
+    index = (STATIC / "index.html").read_bytes()
+    app = FastAPI(
+        title="recipe-runner",
+        summary=f"Annotation web view of recipe '{recipe_name}'.",
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    def session_of(name: str | None) -> str:
+        """Session NAME -> "DATASET-NAME"; a bad name is a RecipeRunnerError (400)."""
+        return controller.session_id(name or None)
+
+    @app.exception_handler(RecipeRunnerError)
+    def expected_error(_request: Request, err: RecipeRunnerError) -> Response:
+        return problem(400, str(err))
+
+    @app.get("/", include_in_schema=False)
+    def page() -> Response:
+        return Response(index, media_type="text/html", headers={"cache-control": "no-cache"})
+
+    @app.get("/api/project", response_model=Project)
+    def get_project() -> Response:
+        """The recipe, dataset, view, labels and config (never database settings)."""
+        return reply(project)
+
+    @app.get("/api/questions", response_model=Questions, responses=ERRORS)
+    def get_questions(
+        session: str | None = Query(None, description="Session name (default: 'default')."),
+        fresh: bool = Query(
+            False,
+            description="The page was (re)loaded: serve this session's unanswered tasks again.",
+        ),
+    ) -> Response:
+        """The next batch of tasks for the session; an empty list when the stream is done."""
+        sid = session_of(session)
+        tasks = controller.get_questions(sid, fresh=fresh)
+        info = controller.progress(sid)
+        return reply(
+            {"tasks": tasks, "progress": info.progress, "total": info.total, "session": sid}
+        )
+
+    @app.post(
+        "/api/answers",
+        response_model=AnswersOut,
+        responses={**ERRORS, 413: {"model": ErrorOut}},
+        openapi_extra={"requestBody": ANSWERS_BODY},
+    )
+    async def post_answers(request: Request) -> Response:
+        """Save a batch of answers; committed before the response. Retries store nothing twice."""
+        from starlette.concurrency import run_in_threadpool
+
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            return problem(413, f"The request body is over {MAX_BODY} bytes.")
+        try:
+            body = AnswersIn.model_validate(loads(raw))
+        except (ValueError, ValidationError) as err:
+            return problem(422, f"Expected {{'session': NAME, 'answers': [...]}}: {_short(err)}")
+        sid = session_of(body.session)
+        result = await run_in_threadpool(controller.receive_answers, sid, body.answers)
+        return reply(
+            {
+                "saved": result.saved,
+                **_progress(result.progress),
+                "stats": result.stats,
+                "errors": result.errors,
+                "session": sid,
+            }
+        )
+
+    @app.get("/api/stats", response_model=Stats, responses=ERRORS)
+    def get_stats(session: str | None = None) -> Response:
+        """Accept / reject / ignore counts of the session and of the dataset."""
+        return reply(controller.stats(session_of(session)))
+
+    @app.get("/api/progress", response_model=ProgressOut, responses=ERRORS)
+    def get_progress(session: str | None = None) -> Response:
+        """Progress (null when unknown), total and ETA, with the counts of /api/stats."""
+        sid = session_of(session)
+        return reply({**_progress(controller.progress(sid)), **controller.stats(sid)})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if auth is not None:
+        app.add_middleware(BasicAuth, user=auth[0], password=auth[1])
+    return app
+
+
+def auth_from_env() -> tuple[str, str] | None:
+    import os
+
+    user = os.environ.get("RR_BASIC_AUTH_USER")
+    password = os.environ.get("RR_BASIC_AUTH_PASS")
+    return (user, password) if user and password else None
+
+
+def _progress(info: ProgressInfo) -> dict[str, Any]:
+    return {"progress": info.progress, "total": info.total, "eta_seconds": info.eta_seconds}
+
+
+def _short(err: Exception) -> str:
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        return f"{where}: {first.get('msg')}"
+    return str(err).splitlines()[0][:200]

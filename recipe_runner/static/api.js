@@ -1,0 +1,64 @@
+// The JSON API of the server: one function per endpoint, nothing else.
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+export class Api {
+  constructor(session) {
+    this.session = session || null;
+  }
+
+  url(path, params = {}) {
+    const query = new URLSearchParams();
+    if (this.session) query.set("session", this.session);
+    for (const [key, value] of Object.entries(params)) if (value) query.set(key, value);
+    const text = query.toString();
+    return text ? `${path}?${text}` : path;
+  }
+
+  async request(url, options) {
+    const response = await fetch(url, { credentials: "same-origin", ...options });
+    let body = null;
+    try {
+      body = await response.json();
+    } catch {
+      body = null;
+    }
+    if (!response.ok) {
+      const detail = body && body.detail ? body.detail : response.statusText;
+      throw new ApiError(response.status, typeof detail === "string" ? detail : JSON.stringify(detail));
+    }
+    return body;
+  }
+
+  project() {
+    return this.request("api/project");
+  }
+
+  // fresh: the page was just loaded, so this session's unanswered tasks come first again.
+  questions(fresh = false) {
+    return this.request(this.url("api/questions", { fresh: fresh ? "1" : "" }));
+  }
+
+  answers(answers) {
+    return this.request("api/answers", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ session: this.session, answers }),
+    });
+  }
+
+  stats() {
+    return this.request(this.url("api/stats"));
+  }
+
+  // For a page being closed: the browser sends it even after the page is gone (as text/plain).
+  beacon(answers) {
+    const body = JSON.stringify({ session: this.session, answers });
+    return navigator.sendBeacon("api/answers", body);
+  }
+}

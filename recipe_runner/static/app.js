@@ -1,0 +1,314 @@
+// The annotation loop: a queue of tasks fetched ahead, answers kept until their batch is sent,
+// undo while unsent, and every unsent answer flushed on save, at the end and on page close.
+
+import { Api, ApiError } from "./api.js";
+import { setupHelp, toggleHelp } from "./help.js";
+import { bindKeys } from "./keys.js";
+import { showHistory, showProgress, showRunInfo, showSaveState, showStats } from "./sidebar.js";
+import { el, renderTask } from "./views.js";
+
+const params = new URLSearchParams(location.search);
+const api = new Api(params.get("session"));
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  project: null,
+  config: {},
+  labels: [],
+  labelIndex: 0,
+  queue: [], // tasks fetched, not yet shown
+  current: null, // the task on screen; the view edits it in place
+  view: null,
+  outbox: [], // history items answered and not yet sent
+  inflight: [], // history items being sent
+  history: [], // {answer, state: "unsent" | "sending" | "saved"}, newest last
+  seen: new Set(), // task hashes this page already holds, so a batch never shows a task twice
+  errors: new Map(), // task hash -> the recipe's validate_answer message
+  fetching: null,
+  exhausted: false,
+  sending: null,
+  sendAgain: false,
+  failing: false,
+  answeredOnce: false,
+  retryTimer: null,
+};
+
+const batchSize = () => state.config.batch_size || 10;
+
+// fetching tasks -------------------------------------------------------------------------------
+function fetchMore(fresh = false) {
+  if (state.fetching) return state.fetching;
+  state.fetching = api
+    .questions(fresh)
+    .then((reply) => {
+      let added = 0;
+      for (const task of reply.tasks) {
+        if (state.seen.has(task._task_hash)) continue;
+        state.seen.add(task._task_hash);
+        state.queue.push(task);
+        added += 1;
+      }
+      // An empty batch (or one of nothing new) means the stream is done for this session.
+      if (added === 0) state.exhausted = true;
+      if (!state.answeredOnce) showProgress(reply.progress);
+      api.sessionId = reply.session;
+    })
+    .catch((err) => {
+      say(`Can't load tasks: ${err.message}. Retrying…`);
+      return new Promise((resolve) => setTimeout(resolve, 2000));
+    })
+    .finally(() => {
+      state.fetching = null;
+    });
+  return state.fetching;
+}
+
+// Fetch the next batch while half of this one is still to do: the annotator never waits.
+function maybePrefetch() {
+  if (!state.exhausted && !state.fetching && state.queue.length <= Math.max(2, batchSize() / 2)) {
+    fetchMore().then(() => {
+      if (!state.current) showNext();
+    });
+  }
+}
+
+// showing a task -------------------------------------------------------------------------------
+function showNext() {
+  if (!state.current) state.current = state.queue.shift() || null;
+  render();
+  maybePrefetch();
+}
+
+function render() {
+  const task = state.current;
+  const content = $("content");
+  $("meta").replaceChildren();
+  $("score").hidden = true;
+  if (!task) {
+    state.view = null;
+    if (state.exhausted && !state.fetching) {
+      content.replaceChildren(el("div", "empty", "No tasks available."));
+      flush();
+    } else {
+      content.replaceChildren(el("div", "empty", "Loading…"));
+    }
+    return;
+  }
+  state.view = renderTask(state.project.view_id, task, viewContext);
+  content.replaceChildren(state.view.node);
+  if (typeof task.score === "number") {
+    $("score").textContent = `Score: ${task.score.toFixed(2)}`;
+    $("score").hidden = false;
+  }
+  for (const [key, value] of Object.entries(task.meta || {})) {
+    const row = el("div", "meta-row");
+    row.append(el("span", "meta-key", key), el("span", "meta-value", typeof value === "object" ? JSON.stringify(value) : value));
+    $("meta").append(row);
+  }
+  const error = state.errors.get(task._task_hash);
+  if (error) say(error, "invalid");
+  else say(null);
+}
+
+const viewContext = {
+  get labels() {
+    return state.labels;
+  },
+  get choiceStyle() {
+    return state.config.choice_style;
+  },
+  activeLabel: () => state.labels[state.labelIndex],
+  selectLabel: (i) => {
+    if (i >= 0 && i < state.labels.length) state.labelIndex = i;
+    paintLabels();
+  },
+};
+
+function paintLabels() {
+  const bar = $("label-bar");
+  if (state.project.view_id !== "ner_manual") return;
+  bar.hidden = false;
+  bar.replaceChildren();
+  state.labels.forEach((label, i) => {
+    const button = el("button", `label-button c${i % 8}${i === state.labelIndex ? " active" : ""}`);
+    button.type = "button";
+    if (i < 9) button.append(el("kbd", null, String(i + 1)));
+    button.append(label);
+    button.addEventListener("click", () => viewContext.selectLabel(i));
+    bar.append(button);
+  });
+}
+
+function say(text, kind = "info") {
+  const node = $("message");
+  node.hidden = !text;
+  node.className = kind;
+  node.textContent = text || "";
+}
+
+// answering ------------------------------------------------------------------------------------
+function answer(verdict) {
+  const task = state.current;
+  if (!task) return;
+  const item = { answer: { ...task, answer: verdict }, state: "unsent" };
+  state.errors.delete(task._task_hash);
+  state.history.push(item);
+  state.outbox.push(item);
+  state.current = null;
+  showNext();
+  if (state.config.instant_submit || state.outbox.length >= batchSize()) send();
+  paintSidebar();
+}
+
+// Take an unsent answer back: its task is shown again as it was answered.
+function reopen(item) {
+  if (item.state !== "unsent") return;
+  state.outbox = state.outbox.filter((i) => i !== item);
+  state.history = state.history.filter((i) => i !== item);
+  if (state.current) state.queue.unshift(state.current);
+  const { answer: _verdict, ...task } = item.answer;
+  state.current = task;
+  render();
+  paintSidebar();
+}
+
+function undo() {
+  const last = state.history[state.history.length - 1];
+  if (!last) return;
+  if (last.state !== "unsent") {
+    say("That answer is already saved and can't be undone.");
+    return;
+  }
+  reopen(last);
+}
+
+// saving ---------------------------------------------------------------------------------------
+function send() {
+  if (state.sending) {
+    state.sendAgain = true;
+    return state.sending;
+  }
+  if (!state.outbox.length) return Promise.resolve();
+  const batch = state.outbox.splice(0);
+  for (const item of batch) item.state = "sending";
+  state.inflight = batch;
+  state.sending = api
+    .answers(batch.map((item) => item.answer))
+    .then((reply) => saved(batch, reply))
+    .catch((err) => {
+      // Not saved: keep them (not undoable: the server may have stored them) and retry.
+      state.outbox.unshift(...batch);
+      state.failing = true;
+      say(`Can't save answers: ${err.message}`, "invalid");
+      if (!(err instanceof ApiError && err.status < 500)) retrySoon();
+    })
+    .finally(() => {
+      state.sending = null;
+      state.inflight = [];
+      paintSidebar();
+      if (state.sendAgain) {
+        state.sendAgain = false;
+        send();
+      }
+    });
+  paintSidebar();
+  return state.sending;
+}
+
+function saved(batch, reply) {
+  state.failing = false;
+  state.answeredOnce = true;
+  const refused = new Map(reply.errors.map((e) => [e._task_hash, e.message]));
+  const back = [];
+  for (const item of batch) {
+    if (refused.has(item.answer._task_hash)) {
+      state.errors.set(item.answer._task_hash, refused.get(item.answer._task_hash));
+      state.history = state.history.filter((i) => i !== item);
+      const { answer: _verdict, ...task } = item.answer;
+      back.push(task);
+    } else {
+      item.state = "saved";
+    }
+  }
+  // A refused answer's task comes back on screen with the message, until it is fixed.
+  if (back.length) {
+    if (state.current) state.queue.unshift(state.current);
+    state.current = back.shift();
+    state.queue.unshift(...back);
+    render();
+  } else if (state.current === null) {
+    render();
+  }
+  showProgress(reply.progress);
+  if (state.config.show_stats) showStats(reply.stats);
+  trimHistory();
+}
+
+function retrySoon() {
+  if (state.retryTimer) return;
+  state.retryTimer = setTimeout(() => {
+    state.retryTimer = null;
+    send();
+  }, 2000);
+}
+
+function flush() {
+  return send();
+}
+
+function trimHistory() {
+  const size = state.config.history_size || 10;
+  const keepFrom = state.history.length - size;
+  state.history = state.history.filter((item, i) => i >= keepFrom || item.state !== "saved");
+}
+
+function paintSidebar() {
+  showHistory(state.history, state.config.history_size || 10, reopen);
+  showSaveState(state.outbox.length + state.inflight.length, state.failing);
+}
+
+// start ----------------------------------------------------------------------------------------
+async function start() {
+  try {
+    state.project = await api.project();
+  } catch (err) {
+    say(`Can't reach the server: ${err.message}`, "invalid");
+    return;
+  }
+  const project = state.project;
+  state.config = project.config || {};
+  state.labels = project.labels && project.labels.length ? project.labels : ["ENTITY"];
+  document.title = `${project.recipe} · ${project.dataset ?? "recipe-runner"}`;
+  const buttons = state.config.buttons || ["accept", "reject", "ignore", "undo"];
+  for (const button of document.querySelectorAll("#buttons button")) {
+    const action = button.dataset.action;
+    button.hidden = action !== "save" && !buttons.includes(action);
+    button.addEventListener("click", () => actions[action]());
+  }
+  setupHelp(project.instructions);
+  bindKeys(actions);
+  paintLabels();
+  await fetchMore(true);
+  showRunInfo(project, api.sessionId || "default");
+  showNext();
+  paintSidebar();
+  if (state.config.show_stats) api.stats().then(showStats, () => {});
+  // The browser delivers a beacon even as the page goes away.
+  window.addEventListener("pagehide", () => {
+    const pending = [...state.inflight, ...state.outbox].map((item) => item.answer);
+    if (pending.length) api.beacon(pending);
+  });
+}
+
+const actions = {
+  accept: () => answer("accept"),
+  reject: () => answer("reject"),
+  ignore: () => answer("ignore"),
+  undo,
+  save: flush,
+  help: () => toggleHelp(),
+  close: () => toggleHelp(false),
+  digit: (n) => state.view && state.view.digit && state.view.digit(n),
+};
+
+start();
