@@ -1,0 +1,127 @@
+"""`rr run` serving the web view as a real process: its URL, a port in use, Ctrl-C and SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import NEWS
+
+RECIPE = '''
+from pathlib import Path
+from recipe_runner import recipe
+from recipe_runner.loaders import get_stream
+
+
+@recipe("lifecycle")
+def lifecycle(dataset: str, source: str, marker: str):
+    """Mark tasks and note when on_exit runs."""
+
+    def on_exit(controller):
+        Path(marker).write_text(f"closed {controller.stats()['dataset']['total']}")
+
+    return {"dataset": dataset, "stream": get_stream(source), "view_id": "text", "on_exit": on_exit}
+'''
+
+
+def rr(*args: str) -> list[str]:
+    return [sys.executable, "-m", "recipe_runner", *args]
+
+
+@contextmanager
+def served(tmp_path: Path, *options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`rr run` on a free port; yields the process and the URL it printed."""
+    (tmp_path / "recipe.py").write_text(RECIPE)
+    command = rr("run", "--port", "0", *options, "-F", str(tmp_path / "recipe.py"), "lifecycle")
+    command += ["news", str(NEWS), str(tmp_path / "marker.txt")]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        url = wait_for_url(process)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def wait_for_url(process: subprocess.Popen[str], timeout: float = 30) -> str:
+    assert process.stderr is not None
+    deadline = time.monotonic() + timeout
+    seen = []
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stderr, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if selector.select(timeout=0.5):
+                line = process.stderr.readline()
+                if not line:
+                    break
+                seen.append(line)
+                if "http://" in line:
+                    return line[line.index("http://") :].split()[0].rstrip("/")
+    raise AssertionError(f"rr run printed no URL: {''.join(seen)}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_server_cleanly_and_runs_on_exit(tmp_path: Path, sig: int) -> None:
+    with served(tmp_path) as (process, url):
+        assert url.startswith("http://127.0.0.1:")
+        tasks = httpx.get(url + "/api/questions", params={"session": "s"}).json()["tasks"]
+        answers = [{**t, "answer": "accept"} for t in tasks[:4]]
+        reply = httpx.post(url + "/api/answers", json={"session": "s", "answers": answers})
+        assert reply.json()["saved"] == 4
+        process.send_signal(sig)
+        assert process.wait(20) == 0
+        assert process.stderr is not None
+        rest = process.stderr.read()
+    assert "Traceback" not in rest
+    assert "Stopped" in rest
+    assert (tmp_path / "marker.txt").read_text() == "closed 4"
+    out = subprocess.run(rr("db-out", "news"), capture_output=True, text=True, check=True)
+    assert len(out.stdout.splitlines()) == 4
+
+
+def test_a_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "recipe.py").write_text(RECIPE)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            rr("run", "--port", str(port), "-F", str(tmp_path / "recipe.py"), "lifecycle")
+            + ["news", str(NEWS), str(tmp_path / "marker.txt")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"Error: Port {port} on 127.0.0.1 is already in use: stop the other server or choose "
+        "another port with --port or RR_PORT."
+    ]
+    # on_exit still runs when the server could not start.
+    assert (tmp_path / "marker.txt").read_text() == "closed 0"
+
+
+def test_the_host_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RR_HOST", "localhost")
+    with served(tmp_path) as (process, url):
+        assert "127.0.0.1" in url or "[::1]" in url
+        assert httpx.get(url + "/api/project").json()["recipe"] == "lifecycle"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
