@@ -99,9 +99,9 @@ def test_a_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        args = ["--port", str(port), "-F", str(tmp_path / "recipe.py"), "lifecycle", "news"]
         result = subprocess.run(
-            rr("run", "--port", str(port), "-F", str(tmp_path / "recipe.py"), "lifecycle")
-            + ["news", str(NEWS), str(tmp_path / "marker.txt")],
+            rr("run", *args, str(NEWS), str(tmp_path / "marker.txt")),
             capture_output=True,
             text=True,
             timeout=60,
