@@ -86,6 +86,7 @@ class Controller:
         self._run_answered = 0
         self._losses: list[tuple[int, float]] = []
         self._last_loss: float | None = None
+        self._loss_progress: float | None = None  # the loss estimate never goes back
         self._custom_progress: dict[str, float | None] = {}
         self._rate = RateMeter()
         self._started = False
@@ -366,7 +367,10 @@ class Controller:
                 self._custom_progress[session] = self._call_progress(session)
             return self._custom_progress[session]
         if self._losses:
-            return estimate_from_losses(self._losses)
+            estimate = estimate_from_losses(self._losses)
+            if estimate is not None:
+                self._loss_progress = max(estimate, self._loss_progress or 0.0)
+            return self._loss_progress
         if not self.total:
             return None
         if self._finished(session):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from dataclasses import dataclass
 
-MIN_POINTS = 3  # loss points needed before the regression says anything
-WINDOW = 20  # fit the most recent points: the curve's early part says little about its end
+MIN_POINTS = 5  # loss points needed before the regression says anything
+FLAT_POINTS = 10  # points needed before a loss that is not falling counts as "done"
+WINDOW = 200  # points fitted at most (the most recent), to bound the cost per batch
+DONE = 0.05  # the curve has flattened when 95% of its fitted drop is behind
+GRID = 48  # time constants tried
 
 
 @dataclass(frozen=True)
@@ -19,32 +23,99 @@ class ProgressInfo:
     eta_seconds: float | None
 
 
-def estimate_from_losses(points: list[tuple[int, float]]) -> float | None:
-    """Progress in [0, 1] from (answers so far, loss) points, or None until there is enough data.
+@dataclass(frozen=True)
+class LossFit:
+    """loss(n) = floor + drop * exp(-n / tau), fitted by least squares."""
 
-    A least-squares line through the recent points predicts the number of answers at which the
-    loss reaches zero; progress is answers / that number. A flat or rising line means the loss
-    has stopped falling: the model has learned what it can from this stream, progress is 1.
+    floor: float
+    drop: float
+    tau: float
+    first: float  # answers at the first point fitted
+    last: float  # answers at the last point
+
+    def end(self) -> float | None:
+        """Answers at which the loss reaches zero, or the curve flattens, whichever is first;
+        None when the loss is not falling."""
+        if self.drop <= 0:
+            return None
+        flat = self.first + self.tau * math.log(1 / DONE)
+        if self.floor < 0:
+            zero = self.first + self.tau * math.log(self.drop / -self.floor)
+            return max(min(flat, zero), 1e-9)
+        return flat
+
+
+def fit_losses(points: list[tuple[int, float]]) -> LossFit | None:
+    """The exponential decay towards a floor that best fits (answers, loss) points.
+
+    For each time constant on a geometric grid, floor and drop come from a linear least-squares
+    regression of the loss on exp(-n / tau); the time constant with the smallest error wins. A
+    very long time constant is a straight line, so a loss falling linearly to zero fits too.
     """
     recent = [(float(n), float(loss)) for n, loss in points[-WINDOW:] if loss is not None]
     if len(recent) < MIN_POINTS:
         return None
     xs = [x for x, _ in recent]
     ys = [y for _, y in recent]
-    mean_x = sum(xs) / len(xs)
-    mean_y = sum(ys) / len(ys)
-    var_x = sum((x - mean_x) ** 2 for x in xs)
-    if var_x == 0:
+    span = max(xs) - min(xs)
+    if span <= 0:
         return None
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in recent) / var_x
-    answered = xs[-1]
-    if slope >= 0 or mean_y <= 0:
-        return 1.0
-    intercept = mean_y - slope * mean_x
-    zero_at = -intercept / slope
-    if zero_at <= 0:
-        return 1.0
-    return max(0.0, min(1.0, answered / zero_at))
+    ratio = 2000 ** (1 / (GRID - 1))
+    taus = [span / 50 * ratio**i for i in range(GRID)]  # span/50 .. span*40
+    fits = [f for f in (_fit_tau(xs, ys, tau) for tau in taus) if f is not None]
+    if not fits:
+        return None
+    sse, floor, drop, tau = min(fits)
+    # Refine the time constant between its grid neighbours (golden section on log tau), so
+    # the estimate moves smoothly as points arrive instead of jumping from one grid step to
+    # the next.
+    lo, hi = math.log(tau / ratio), math.log(tau * ratio)
+    golden = (math.sqrt(5) - 1) / 2
+    for _ in range(24):
+        a, b = hi - golden * (hi - lo), lo + golden * (hi - lo)
+        fa, fb = _fit_tau(xs, ys, math.exp(a)), _fit_tau(xs, ys, math.exp(b))
+        if fa is None or fb is None:
+            break
+        if fa[0] <= fb[0]:
+            hi = b
+        else:
+            lo = a
+    refined = _fit_tau(xs, ys, math.exp((lo + hi) / 2))
+    if refined is not None and refined[0] <= sse:
+        sse, floor, drop, tau = refined
+    return LossFit(floor, drop, tau, xs[0], xs[-1])
+
+
+def _fit_tau(
+    xs: list[float], ys: list[float], tau: float
+) -> tuple[float, float, float, float] | None:
+    """(squared error, floor, drop, tau) of the best fit with this time constant."""
+    fs = [math.exp(-(x - xs[0]) / tau) for x in xs]
+    mean_f = sum(fs) / len(fs)
+    mean_y = sum(ys) / len(ys)
+    var_f = sum((f - mean_f) ** 2 for f in fs)
+    if var_f <= 1e-12:
+        return None
+    drop = sum((f - mean_f) * (y - mean_y) for f, y in zip(fs, ys, strict=True)) / var_f
+    floor = mean_y - drop * mean_f
+    sse = sum((floor + drop * f - y) ** 2 for f, y in zip(fs, ys, strict=True))
+    return sse, floor, drop, tau
+
+
+def estimate_from_losses(points: list[tuple[int, float]]) -> float | None:
+    """Progress in [0, 1] from (answers so far, loss) points, or None until there is enough data.
+
+    Fits the loss curve (`fit_losses`) and predicts the number of answers at which the loss
+    reaches zero or the curve flattens; progress is answers so far / that number. A loss that
+    has stopped falling means the model has learned what it can from this stream: progress 1.
+    """
+    fit = fit_losses(points)
+    if fit is None:
+        return None
+    end = fit.end()
+    if end is None:
+        return 1.0 if len(points) >= FLAT_POINTS else None
+    return max(0.0, min(1.0, fit.last / end))
 
 
 class RateMeter:

@@ -1,0 +1,90 @@
+"""Loss-based progress: synthetic loss curves whose answer is known."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+
+import pytest
+
+from recipe_runner.progress import (
+    MIN_POINTS,
+    RateMeter,
+    estimate_from_losses,
+    eta_seconds,
+    fit_losses,
+)
+
+
+def curve(func, upto: int, step: int = 10) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
+    return [(n, func(n)) for n in range(step, upto + 1, step)]
+
+
+def test_unknown_before_enough_points() -> None:
+    points = curve(lambda n: 1.0 / n, 10 * (MIN_POINTS - 1))
+    assert estimate_from_losses(points) is None
+    assert estimate_from_losses([]) is None
+
+
+def test_linear_loss_reaching_zero_at_a_known_point() -> None:
+    # loss = 1 - n/200 reaches zero after 200 answers
+    line = lambda n: 1.0 - n / 200  # noqa: E731
+    assert estimate_from_losses(curve(line, 50)) == pytest.approx(0.25, abs=0.03)
+    assert estimate_from_losses(curve(line, 100)) == pytest.approx(0.5, abs=0.03)
+    assert estimate_from_losses(curve(line, 150)) == pytest.approx(0.75, abs=0.03)
+
+
+def test_exponential_decay_to_a_floor_flattens_at_a_known_point() -> None:
+    # 95% of the drop from the first point (n=10) is behind at n = 10 + 60 ln 20 = 189.7
+    decay = lambda n: 0.1 + 2.0 * math.exp(-n / 60)  # noqa: E731
+    end = 10 + 60 * math.log(20)
+    fit = fit_losses(curve(decay, 120))
+    assert fit is not None and fit.tau == pytest.approx(60, rel=0.1)
+    assert estimate_from_losses(curve(decay, 120)) == pytest.approx(120 / end, abs=0.04)
+    assert estimate_from_losses(curve(decay, 400)) == 1.0
+
+
+@pytest.mark.parametrize(
+    "func",
+    [
+        lambda n: 1.0 - n / 500,
+        lambda n: 0.2 + math.exp(-n / 80),
+        lambda n: 5.0 / math.sqrt(n),
+        lambda n: 1.0 / (1 + n / 30),
+    ],
+    ids=["linear", "exponential", "inverse-sqrt", "hyperbolic"],
+)
+def test_monotone_on_decreasing_curves(func) -> None:  # type: ignore[no-untyped-def]
+    points = curve(func, 480)
+    values = [estimate_from_losses(points[:k]) for k in range(MIN_POINTS, len(points) + 1)]
+    assert all(v is not None and 0.0 <= v <= 1.0 for v in values)
+    for before, after in itertools.pairwise(values):
+        assert after >= before - 1e-9  # type: ignore[operator]
+    assert values[-1] > values[0]
+
+
+def test_flat_or_rising_loss_means_done_only_with_enough_points() -> None:
+    flat = [(n, 0.3) for n in range(10, 10 * (MIN_POINTS + 1), 10)]
+    assert estimate_from_losses(flat) is None
+    rising = curve(lambda n: 0.1 + n / 1000, 200)
+    assert estimate_from_losses(rising) == 1.0
+
+
+def test_noisy_decreasing_curve_gives_a_sane_estimate() -> None:
+    rng = random.Random(0)
+    points = curve(lambda n: max(0.0, 0.05 + 0.5 * math.exp(-n / 100) + rng.gauss(0, 0.02)), 200)
+    value = estimate_from_losses(points)
+    end = 10 + 100 * math.log(20)
+    assert value is not None and value == pytest.approx(200 / end, abs=0.15)
+
+
+def test_eta_from_rate() -> None:
+    meter = RateMeter()
+    meter.add(10, now=0.0)
+    meter.add(10, now=5.0)
+    meter.add(10, now=10.0)
+    assert meter.rate() == pytest.approx(2.0)
+    assert eta_seconds(0.25, 100, 2.0) == pytest.approx(150.0)
+    assert eta_seconds(1.0, 100, 2.0) == 0.0
+    assert eta_seconds(None, 100, 2.0) is None
