@@ -208,6 +208,16 @@ def _parse_json_line(text: str, where: str, lineno: int) -> Task:
 
 def _read_csv(file: Any, where: str, stream: Stream) -> Iterator[Task]:
     text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+    try:
+        yield from _csv_rows(text, where, stream)
+    finally:
+        # The caller owns `file`: a wrapper left to the garbage collector would close it, and
+        # warn (ResourceWarning), before the caller is done with it.
+        if not file.closed:
+            text.detach()
+
+
+def _csv_rows(text: Any, where: str, stream: Stream) -> Iterator[Task]:
     reader = csv.DictReader(text)
     try:
         fields = reader.fieldnames or []
