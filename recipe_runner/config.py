@@ -148,5 +148,6 @@ def load_config(
     layers.append(("the command line", {k: v for k, v in (cli or {}).items() if v is not None}))
     for source, layer in layers:
         check_layer(layer, source, warnings)
-        values.update(layer)
+        # An unknown key is left out, as its warning says: nothing may come to rely on a typo.
+        values.update((k, v) for k, v in layer.items() if k in SCHEMA)
     return Config(values, warnings)
