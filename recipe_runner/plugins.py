@@ -138,8 +138,9 @@ def _run_register_hooks(plugins: Plugins, file_recipes: dict[str, list[Any]]) ->
         registry.current_plugin = name
         for func in funcs:
             registry.add(func)
-    # pluggy calls the last registered first; we want load order, so reverse it.
-    for impl in reversed(plugins.manager.hook.rr_register_recipes.get_hookimpls()):
+    # In load order (-F files, then entry points by name): `get_hookimpls` lists them as
+    # registered, while calling the hook would run the last registered first.
+    for impl in plugins.manager.hook.rr_register_recipes.get_hookimpls():
         registry.current_plugin = impl.plugin_name
         try:
             impl.function(registry=registry)
