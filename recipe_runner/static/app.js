@@ -63,9 +63,9 @@ function fetchMore(fresh = false) {
   return state.fetching;
 }
 
-// Fetch the next batch while half of this one is still to do: the annotator never waits.
+// Keep a whole batch queued behind the task on screen: the annotator never waits.
 function maybePrefetch() {
-  if (!state.exhausted && !state.fetching && state.queue.length <= Math.max(2, batchSize() / 2)) {
+  if (!state.exhausted && !state.fetching && state.queue.length < Math.max(2, batchSize())) {
     fetchMore().then(() => {
       if (!state.current) showNext();
     });
