@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     String,
     Table,
     Text,
@@ -45,6 +46,9 @@ claims = Table(
     Column("claimed_at", Float, nullable=False),
     Column("content", Text, nullable=False),
     UniqueConstraint("dataset_id", "scope", "task_hash", name="uq_claim"),
+    # Added in schema version 2 (see migrations.py).
+    Index("ix_claims_session", "dataset_id", "scope", "session_id", "claimed_at"),
+    Index("ix_claims_expiry", "dataset_id", "scope", "claimed_at"),
 )
 
 

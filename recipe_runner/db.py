@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from .config import Config, rr_home
 from .errors import ConfigError, DatasetError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # migrations.py brings older databases up to it
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
 ANSWERS = ("accept", "reject", "ignore")
 
@@ -113,6 +113,7 @@ class Database:
 
     def __init__(self, url: str, settings: dict[str, Any] | None = None) -> None:
         settings = settings or {}
+        url = _normalise_url(url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite and url.startswith("sqlite:///") and url != "sqlite:///:memory:":
@@ -128,7 +129,11 @@ class Database:
         self._dataset_ids: dict[str, int] = {}
         from .migrations import migrate
 
-        migrate(self.engine)
+        try:
+            migrate(self.engine)
+        except BaseException:
+            self.engine.dispose()  # no connection may outlive a failed open
+            raise
         self._insert = _insert_ignoring_conflicts(self.engine)
         self._fast: Any = None
         if self.is_sqlite:

@@ -130,7 +130,13 @@ def get_stream(
             return _read_json(path, stream)
         return _read_path(path, kind, stream)
 
-    length = (lambda: _count_json(path)) if kind == "json" else (lambda: _count_records(path, kind))
+    # Counting reads (and checks) every record, so that a bad line stops the run before the
+    # first answer is saved rather than halfway through: no partial dataset.
+    length = (
+        (lambda: _count_json(path))
+        if kind == "json"
+        else (lambda: _count_records(path, kind, skip_invalid))
+    )
     stream = Stream(factory, length, name, skip_invalid=skip_invalid)
     return stream
 
@@ -154,7 +160,37 @@ def _read_path(path: Path, kind: str, stream: Stream) -> Iterator[Task]:
         yield from _read_lines(file, str(path), kind, stream)
 
 
+# A longer line is refused rather than read whole into memory (a binary file has no newlines).
+MAX_LINE_BYTES = 64 * 1024 * 1024
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _raw_lines(file: Any, where: str) -> Iterator[tuple[int, bytes | SourceError]]:
+    """(line number, bytes) for every line; a line too long is an error in its place, and
+    the rest of it is passed over without being kept."""
+    lineno = 0
+    while True:
+        raw = file.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        lineno += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = file.readline(MAX_LINE_BYTES)
+            yield (
+                lineno,
+                SourceError(
+                    f"'{where}' line {lineno}: longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB. "
+                    "Is this a binary file? Give one task per line."
+                ),
+            )
+            continue
+        yield lineno, raw
+
+
 def _decode(raw: bytes, where: str, lineno: int) -> str:
+    if lineno == 1 and raw.startswith(UTF16_BOMS):
+        raise SourceError(f"'{where}' is UTF-16 encoded. Save the file as UTF-8.")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -163,6 +199,11 @@ def _decode(raw: bytes, where: str, lineno: int) -> str:
         ) from None
     if lineno == 1 and text.startswith("\ufeff"):
         text = text[1:]
+    if "\x00" in text:
+        raise SourceError(
+            f"'{where}' line {lineno}: a NUL byte. Is this a binary file? Fix the line, "
+            "or pass --skip-invalid to skip such lines."
+        )
     return text
 
 
@@ -171,8 +212,10 @@ def _read_lines(file: Any, where: str, kind: str, stream: Stream) -> Iterator[Ta
     if kind == "csv":
         yield from _read_csv(file, where, stream)
         return
-    for lineno, raw in enumerate(file, 1):
+    for lineno, raw in _raw_lines(file, where):
         try:
+            if isinstance(raw, SourceError):
+                raise raw
             text = _decode(raw, where, lineno)
             if not text.strip():
                 continue
@@ -190,8 +233,6 @@ def _read_lines(file: Any, where: str, kind: str, stream: Stream) -> Iterator[Ta
 
 
 def _parse_json_line(text: str, where: str, lineno: int) -> Task:
-    if "\x00" in text:
-        raise SourceError(f"'{where}' line {lineno}: a NUL byte is not valid JSON. Fix the line.")
     try:
         task = srsly.json_loads(text)
     except ValueError as err:
@@ -201,7 +242,8 @@ def _parse_json_line(text: str, where: str, lineno: int) -> Task:
         ) from None
     if not isinstance(task, dict):
         raise SourceError(
-            f"'{where}' line {lineno}: each line must be a JSON object, not {type(task).__name__}."
+            f"'{where}' line {lineno}: each line must be a JSON object, not "
+            f"{type(task).__name__}. Fix the line, or pass --skip-invalid to skip such lines."
         )
     return task
 
@@ -239,6 +281,14 @@ def _csv_rows(text: Any, where: str, stream: Stream) -> Iterator[Task]:
             ) from None
         except csv.Error as err:
             raise SourceError(f"'{where}' line {reader.line_num}: {err}.") from None
+        if any("\x00" in v for v in row.values() if isinstance(v, str)):
+            if stream.skip_invalid:
+                stream.skipped += 1
+                continue
+            raise SourceError(
+                f"'{where}' line {reader.line_num}: a NUL byte. Is this a binary file? "
+                "Fix the line, or pass --skip-invalid to skip such lines."
+            )
         value = (row.get(text_field) or "").strip()
         if not value:
             continue
@@ -253,10 +303,15 @@ def _csv_rows(text: Any, where: str, stream: Stream) -> Iterator[Task]:
 
 
 def _read_json(path: Path, stream: Stream) -> Iterator[Task]:
+    raw = path.read_bytes()
+    if raw.startswith(UTF16_BOMS):
+        raise SourceError(f"'{path}' is UTF-16 encoded. Save the file as UTF-8.")
     try:
-        data = srsly.read_json(path)
-    except UnicodeDecodeError:
-        raise SourceError(f"'{path}': invalid UTF-8. Save the file as UTF-8.") from None
+        data = srsly.json_loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as err:
+        raise SourceError(
+            f"'{path}': invalid UTF-8 at byte {err.start}. Save the file as UTF-8."
+        ) from None
     except ValueError as err:
         raise SourceError(f"'{path}': malformed JSON ({err}). Fix the file.") from None
     if not isinstance(data, list):
@@ -268,17 +323,16 @@ def _read_json(path: Path, stream: Stream) -> Iterator[Task]:
         yield task
 
 
-def _count_records(path: Path, kind: str) -> int:
-    """Count the tasks in a file without keeping them: non-empty lines, or CSV rows."""
-    if kind == "csv":
-        with path.open("rb") as file:
-            return sum(1 for _ in _read_csv(file, str(path), _scratch()))
-    count = 0
+def _count_records(path: Path, kind: str, skip_invalid: bool = False) -> int:
+    """Count the tasks in a file without keeping them: its valid non-empty lines, or CSV rows.
+    Every record is read as iterating would: an invalid one is an error here already, or left
+    out of the count with `skip_invalid`."""
+    scratch = _scratch()
+    scratch.skip_invalid = skip_invalid
     with path.open("rb") as file:
-        for raw in file:
-            if raw.strip():
-                count += 1
-    return count
+        if kind == "csv":
+            return sum(1 for _ in _read_csv(file, str(path), scratch))
+        return sum(1 for _ in _read_lines(file, str(path), kind, scratch))
 
 
 def _count_json(path: Path) -> int:

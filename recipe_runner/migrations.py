@@ -1,16 +1,43 @@
-"""Create the schema on first use and bring older databases up to the current version."""
+"""Create the schema on first use and bring older databases up to the current version.
+
+Every step is plain DDL written for the version it creates, never derived from the current table
+definitions, so that a database of any older version is upgraded the same way. A fresh database
+is created at the current version directly. Two processes opening one database at once are
+serialised: PostgreSQL by an advisory lock, SQLite by taking its write lock (BEGIN IMMEDIATE)
+before looking at the schema.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, insert, inspect, select, text, update
+from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.engine import Engine
 
 from .errors import ConfigError
 
+# Any constant will do, as long as it is the same in every process of every version.
+ADVISORY_LOCK_KEY = 727274
+
+
+def _v2_claim_indexes(conn: Connection) -> None:
+    """Version 2: indexes for the claim look-ups every batch makes (a session's outstanding
+    tasks, and the oldest expired claims), which scanned a dataset's claims before."""
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_claims_session "
+            "ON claims (dataset_id, scope, session_id, claimed_at)"
+        )
+    )
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_claims_expiry ON claims (dataset_id, scope, claimed_at)"
+        )
+    )
+
+
 # version -> the step that brings a database from version - 1 to it. Version 1 is the first schema.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_claim_indexes}
 
 
 def current_version() -> int:
@@ -19,29 +46,62 @@ def current_version() -> int:
     return SCHEMA_VERSION
 
 
+def schema_version(conn: Connection) -> int | None:
+    """The version a database is at; None when it has no schema yet."""
+    from .db import schema_info
+
+    if not inspect(conn).has_table(schema_info.name):
+        return None
+    version = conn.execute(select(schema_info.c.version)).scalars().all()
+    return max(version) if version else None
+
+
 def migrate(engine: Engine) -> int:
-    """Create missing tables and run pending migrations in one transaction; the version reached."""
+    """Create the schema, or run the pending migrations, in one transaction; the version reached."""
     from . import claims  # noqa: F401  (registers the claims table on the metadata)
     from .db import metadata, schema_info
 
     target = current_version()
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Two servers starting at once must not both create the schema.
-            conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
-        has_schema = inspect(conn).has_table(schema_info.name)
-        metadata.create_all(conn, checkfirst=True)
-        version = conn.execute(select(schema_info.c.version)).scalar() if has_schema else None
-        if version is None:
-            conn.execute(insert(schema_info).values(version=target))
-            return target
-        if version > target:
-            raise ConfigError(
-                f"The database is at schema version {version}, newer than this recipe-runner "
-                f"({target}). Upgrade recipe-runner."
-            )
-        for step in range(version + 1, target + 1):
-            MIGRATIONS[step](conn)
-        if version != target:
-            conn.execute(update(schema_info).values(version=target))
+    # Most opens find the schema current: check without taking any lock.
+    with engine.connect() as conn:
+        found = schema_version(conn)
+    if found == target:
+        return target
+    _check_not_newer(found, target)
+    with engine.connect() as conn:
+        _lock(conn)
+        try:
+            version = schema_version(conn)  # again: another process may have just done it
+            _check_not_newer(version, target)
+            if version is None:
+                metadata.create_all(conn, checkfirst=True)
+                conn.execute(schema_info.delete())
+                conn.execute(schema_info.insert().values(version=target))
+            elif version < target:
+                for step in range(version + 1, target + 1):
+                    MIGRATIONS[step](conn)
+                conn.execute(schema_info.delete())
+                conn.execute(schema_info.insert().values(version=target))
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
     return target
+
+
+def _lock(conn: Connection) -> None:
+    """Start a transaction that holds the schema lock until it ends."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    elif conn.dialect.name == "sqlite":
+        # pysqlite would begin only at the first INSERT: DDL and the version check would run
+        # outside the transaction, and two processes could both create the schema.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _check_not_newer(version: int | None, target: int) -> None:
+    if version is not None and version > target:
+        raise ConfigError(
+            f"The database is at schema version {version}, newer than this recipe-runner "
+            f"({target}). Upgrade recipe-runner."
+        )

@@ -27,6 +27,26 @@ def rr_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 @pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose connections see a fresh, empty schema; skips without a server."""
+    from tests.pgtools import SKIP_REASON, fresh_schema, server_url
+
+    base = server_url()
+    if base is None:
+        pytest.skip(SKIP_REASON)
+    with fresh_schema(base) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL of each backend: a real SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'answers.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
 def news_path() -> Path:
     return NEWS
 

@@ -1,0 +1,193 @@
+"""Claims in the database: races between engines, expiry, release, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from recipe_runner.claims import ClaimStore, DatabaseClaims, MemoryClaims, claims
+from recipe_runner.db import Database
+from recipe_runner.hashing import set_hashes
+
+
+def tasks(n: int, prefix: str = "task") -> list[dict[str, Any]]:
+    return [set_hashes({"text": f"{prefix} {i}"}) for i in range(n)]
+
+
+@pytest.fixture
+def two_dbs(db_url: str) -> Iterator[tuple[Database, Database]]:
+    """Two Database objects, each with its own engine and pool: two processes, as the
+    database sees them."""
+    one, two = Database(db_url), Database(db_url)
+    try:
+        yield one, two
+    finally:
+        one.close()
+        two.close()
+
+
+@pytest.fixture(params=["memory", "database"])
+def store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[ClaimStore]:
+    """Both claim stores must keep the same rules (the database one on a real SQLite file)."""
+    if request.param == "memory":
+        yield MemoryClaims()
+        return
+    db = Database(f"sqlite:///{tmp_path / 'claims.db'}")
+    try:
+        yield DatabaseClaims(db, "ds")
+    finally:
+        db.close()
+
+
+def hashes(found: list[dict[str, Any]]) -> list[int]:
+    return [t["_task_hash"] for t in found]
+
+
+# the rules, for both stores ---------------------------------------------------------------------
+def test_a_claimed_task_is_not_claimed_again_until_it_expires(store: ClaimStore) -> None:
+    batch = tasks(5)
+    assert hashes(store.claim("", "a", batch, 60)) == hashes(batch)
+    assert store.claim("", "b", batch, 60) == []
+    assert store.claim("", "a", batch, 60) == []  # a session's own claims are not new to it
+    assert store.count("") == 5 and store.count("", "a") == 5 and store.count("", "b") == 0
+    time.sleep(0.05)
+    assert hashes(store.claim("", "b", batch[:2], 0.01)) == hashes(batch[:2])
+    assert store.count("", "a") == 3 and store.count("", "b") == 2
+
+
+def test_outstanding_lists_a_sessions_claims_oldest_first(store: ClaimStore) -> None:
+    first, second = tasks(3, "first"), tasks(2, "second")
+    store.claim("", "a", first, 60)
+    time.sleep(0.01)
+    store.claim("", "b", tasks(2, "other"), 60)
+    store.claim("", "a", second, 60)
+    assert hashes(store.outstanding("", "a")) == hashes(first + second)
+    assert store.outstanding("", "c") == []
+    assert store.outstanding("scope-x", "a") == []
+
+
+def test_release_forgets_claims_in_one_scope(store: ClaimStore) -> None:
+    batch = tasks(4)
+    store.claim("", "a", batch, 60)
+    store.claim("a", "a", batch, 60)  # feed_overlap: one scope per session
+    store.release("", hashes(batch[:3]))
+    assert hashes(store.outstanding("", "a")) == hashes(batch[3:])
+    assert store.count("a") == 4
+    assert hashes(store.claim("", "b", batch, 60)) == hashes(batch[:3])
+
+
+def test_take_expired_moves_only_old_claims_of_others(store: ClaimStore) -> None:
+    old = tasks(4, "old")
+    store.claim("", "a", old, 60)
+    time.sleep(0.05)
+    store.claim("", "a", tasks(2, "new"), 60)
+    store.claim("", "b", tasks(2, "bs"), 60)
+    assert store.take_expired("", "b", 10, 60) == []
+    taken = store.take_expired("", "b", 3, 0.03)
+    assert len(taken) == 3 and set(hashes(taken)) <= set(hashes(old))
+    assert store.take_expired("", "a", 10, 0.03) == []  # b's claims are fresh again
+    assert store.count("", "b") == 5 and store.count("", "a") == 3
+
+
+# races between two engines ----------------------------------------------------------------------
+def _race(workers: list[Callable[[], None]]) -> None:
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(workers))
+
+    def run(work: Callable[[], None]) -> None:
+        try:
+            start.wait(timeout=30)
+            work()
+        except BaseException as err:  # reported below: a thread must not swallow it
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+
+
+def test_two_engines_claiming_the_same_tasks_win_each_task_once(
+    two_dbs: tuple[Database, Database],
+) -> None:
+    pool = tasks(300)
+    won: dict[str, list[int]] = {"a": [], "b": []}
+
+    def worker(db: Database, session: str, seed: int) -> Callable[[], None]:
+        def work() -> None:
+            store = DatabaseClaims(db, "ds")
+            order = pool[:]
+            random.Random(seed).shuffle(order)  # overlapping batches, in different orders
+            for i in range(0, len(order), 10):
+                won[session] += hashes(store.claim("", session, order[i : i + 10], 60))
+
+        return work
+
+    _race([worker(two_dbs[0], "a", 1), worker(two_dbs[1], "b", 2)])
+    assert not set(won["a"]) & set(won["b"])
+    assert sorted(won["a"] + won["b"]) == sorted(hashes(pool))
+    assert len(won["a"]) > 0 and len(won["b"]) > 0
+    assert DatabaseClaims(two_dbs[0], "ds").count("") == 300
+
+
+def test_an_expired_claim_changes_hands_once_when_two_engines_race(
+    two_dbs: tuple[Database, Database],
+) -> None:
+    pool = tasks(60)
+    DatabaseClaims(two_dbs[0], "ds").claim("", "gone", pool, 60)
+    with two_dbs[0].engine.begin() as conn:  # claimed long ago, by a session that left
+        conn.execute(update(claims).values(claimed_at=time.time() - 1000))
+    taken: dict[str, list[int]] = {"a": [], "b": []}
+
+    def worker(db: Database, session: str, via_claim: bool) -> Callable[[], None]:
+        def work() -> None:
+            store = DatabaseClaims(db, "ds")
+            for i in range(0, 60, 5):
+                if via_claim:  # the same task read from the stream again
+                    got = store.claim("", session, pool[i : i + 5], 100)
+                else:
+                    got = store.take_expired("", session, 5, 100)
+                taken[session] += hashes(got)
+
+        return work
+
+    _race([worker(two_dbs[0], "a", False), worker(two_dbs[1], "b", True)])
+    # Each claim moves once: the winner's claim is fresh, so the other cannot take it.
+    assert not set(taken["a"]) & set(taken["b"])
+    assert sorted(taken["a"] + taken["b"]) == sorted(hashes(pool))
+    store = DatabaseClaims(two_dbs[1], "ds")
+    assert store.count("", "gone") == 0
+    assert store.count("", "a") + store.count("", "b") == 60
+
+
+def test_claims_belong_to_their_dataset(two_dbs: tuple[Database, Database]) -> None:
+    batch = tasks(3)
+    assert len(DatabaseClaims(two_dbs[0], "one").claim("", "s", batch, 60)) == 3
+    assert len(DatabaseClaims(two_dbs[1], "two").claim("", "s", batch, 60)) == 3
+    DatabaseClaims(two_dbs[1], "two").release("", hashes(batch))
+    assert DatabaseClaims(two_dbs[0], "one").count("") == 3
+
+
+def test_claims_outlive_the_process_that_made_them(db_url: str) -> None:
+    # A server that dies keeps its session's claims: a new one serves them to that session.
+    first = Database(db_url)
+    batch = tasks(4)
+    DatabaseClaims(first, "ds").claim("", "ds-alice", batch, 60)
+    first.close()
+    second = Database(db_url)
+    try:
+        store = DatabaseClaims(second, "ds")
+        assert hashes(store.outstanding("", "ds-alice")) == hashes(batch)
+        assert store.outstanding("", "ds-alice")[0]["text"] == "task 0"
+        assert store.claim("", "ds-bob", batch, 60) == []
+    finally:
+        second.close()

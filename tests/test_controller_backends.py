@@ -1,0 +1,219 @@
+"""The controller's serving rules on a real SQLite file and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from recipe_runner.claims import DatabaseClaims
+from recipe_runner.components import Components
+from recipe_runner.config import load_config
+from recipe_runner.controller import Controller
+from recipe_runner.db import Database
+from recipe_runner.hashing import set_hashes
+
+Task = dict[str, Any]
+
+
+def texts(n: int, prefix: str = "text") -> list[Task]:
+    return [{"text": f"{prefix} {i}"} for i in range(n)]
+
+
+class Opened:
+    """Controllers made in a test, and their databases, closed at its end."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dbs: list[Database] = []
+
+    def db(self) -> Database:
+        self.dbs.append(Database(self.url))
+        return self.dbs[-1]
+
+    def controller(
+        self,
+        stream: list[Task],
+        *,
+        shared: bool = False,
+        exclude: tuple[str, ...] = (),
+        db: Database | None = None,
+        **config: Any,
+    ) -> Controller:
+        components = Components(
+            recipe="test", stream=stream, view_id="text", dataset="ds", exclude=list(exclude)
+        )
+        return Controller(
+            components, load_config(cli=config), db or self.db(), shared_claims=shared
+        )
+
+
+@pytest.fixture
+def opened(db_url: str) -> Iterator[Opened]:
+    made = Opened(db_url)
+    try:
+        yield made
+    finally:
+        for db in made.dbs:
+            db.close()
+
+
+def answer_all(controller: Controller, session: str, tasks: list[Task], verdict: str = "accept"):
+    return controller.receive_answers(session, [{**t, "answer": verdict} for t in tasks])
+
+
+def drain(controller: Controller, sessions: list[str]) -> dict[str, list[str]]:
+    """Sessions take turns asking for a batch and answering it, until none gets any."""
+    seen: dict[str, list[str]] = {s: [] for s in sessions}
+    for _ in range(1000):
+        got_any = False
+        for session in sessions:
+            batch = controller.get_questions(session)
+            if batch:
+                got_any = True
+                seen[session] += [t["text"] for t in batch]
+                answer_all(controller, session, batch)
+        if not got_any:
+            return seen
+    raise AssertionError("the stream never ran dry")
+
+
+def stored(db: Database) -> list[tuple[str, str]]:
+    return sorted((a["_session_id"], a["text"]) for a in db.iter_answers("ds"))
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["memory-claims", "db-claims"])
+def test_without_overlap_each_task_goes_to_one_session(opened: Opened, shared: bool) -> None:
+    ctrl = opened.controller(texts(25) + texts(5), shared=shared)  # 5 duplicates in the stream
+    seen = drain(ctrl, ["ds-a", "ds-b"])
+    assert not set(seen["ds-a"]) & set(seen["ds-b"])
+    assert sorted(seen["ds-a"] + seen["ds-b"]) == sorted(t["text"] for t in texts(25))
+    assert len(stored(opened.db())) == 25
+    assert ctrl.progress("ds-a").progress == 1.0
+
+
+def test_with_overlap_every_session_gets_every_task(opened: Opened) -> None:
+    ctrl = opened.controller(texts(25), feed_overlap=True)
+    seen = drain(ctrl, ["ds-a", "ds-b"])
+    assert sorted(seen["ds-a"]) == sorted(seen["ds-b"]) == sorted(t["text"] for t in texts(25))
+    assert len(stored(opened.db())) == 50
+    # A new run serves each session nothing it answered before, but a new session everything.
+    again = opened.controller(texts(25), feed_overlap=True)
+    assert again.get_questions("ds-a") == []
+    assert len(again.get_questions("ds-c")) == 10
+
+
+def test_exclude_skips_tasks_answered_in_other_datasets(opened: Opened) -> None:
+    db = opened.db()
+    db.save_answers("old", [set_hashes({**t, "answer": "accept"}) for t in texts(25)[::3]])
+    ctrl = opened.controller(texts(25), exclude=("old",))
+    seen = drain(ctrl, ["ds-a"])
+    assert sorted(seen["ds-a"]) == sorted(t["text"] for i, t in enumerate(texts(25)) if i % 3)
+
+
+@pytest.mark.parametrize("exclude_by", ["task", "input"])
+def test_exclude_by_input_skips_other_labels_of_an_answered_text(
+    opened: Opened, exclude_by: str
+) -> None:
+    stream = [{"text": f"t{i}", "label": label} for label in ("A", "B") for i in range(4)]
+    ctrl = opened.controller(stream, exclude_by=exclude_by)
+    seen: list[tuple[str, str]] = []
+    while batch := ctrl.get_questions("ds-a"):
+        seen += [(t["text"], t["label"]) for t in batch]
+        answer_all(ctrl, "ds-a", batch)
+    if exclude_by == "input":
+        assert seen == [(f"t{i}", "A") for i in range(4)]
+    else:
+        assert len(seen) == 8
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["memory-claims", "db-claims"])
+def test_unanswered_tasks_stay_with_their_session_until_the_claim_expires(
+    opened: Opened, shared: bool
+) -> None:
+    ctrl = opened.controller(texts(40), shared=shared, claim_timeout=0.3, batch_size=5)
+    a_tasks = ctrl.get_questions("ds-a")
+    b_tasks = ctrl.get_questions("ds-b")
+    assert not {t["text"] for t in a_tasks} & {t["text"] for t in b_tasks}
+    # A reload gives a its own unanswered tasks back first.
+    assert ctrl.get_questions("ds-a", fresh=True)[:5] == a_tasks
+    answer_all(ctrl, "ds-b", b_tasks)
+    time.sleep(0.4)
+    c_tasks = ctrl.get_questions("ds-c")
+    assert {t["text"] for t in c_tasks} == {t["text"] for t in a_tasks}
+    answer_all(ctrl, "ds-c", c_tasks)
+    # a comes back: what it held is answered, so it is not served to it again.
+    assert not {t["text"] for t in ctrl.get_questions("ds-a", fresh=True)} & {
+        t["text"] for t in a_tasks
+    }
+
+
+def test_deduplication_asks_the_database_not_memory(opened: Opened) -> None:
+    ctrl = opened.controller(texts(30))
+    first = ctrl.get_questions("ds-a")
+    answer_all(ctrl, "ds-a", first)
+    # Someone else (another process, an import) answers tasks this run has not read yet.
+    elsewhere = opened.db()
+    elsewhere.save_answers(
+        "ds", [set_hashes({**t, "answer": "reject", "_session_id": "ds-x"}) for t in texts(20)]
+    )
+    rest = drain(ctrl, ["ds-a"])["ds-a"]
+    assert rest == [t["text"] for t in texts(30)[20:]]
+    # A new run on the same database serves nothing already answered, by anyone.
+    assert opened.controller(texts(30)).get_questions("ds-b") == []
+
+
+def test_a_task_answered_between_the_check_and_the_claim_is_not_served(opened: Opened) -> None:
+    other = opened.db()
+
+    class AnsweredMeanwhile(DatabaseClaims):
+        """Another process answers the first task of each batch just before this one claims."""
+
+        def claim(self, scope: str, session: str, tasks: list[Task], timeout: float) -> list[Task]:
+            if tasks:
+                late = {**tasks[0], "answer": "accept", "_session_id": "ds-other"}
+                other.save_answers("ds", [late])
+            return super().claim(scope, session, tasks, timeout)
+
+    ctrl = opened.controller(texts(20), shared=True)
+    assert ctrl.db is not None
+    ctrl.claims = AnsweredMeanwhile(ctrl.db, "ds")
+    served = drain(ctrl, ["ds-a"])["ds-a"]
+    by_other = {a["text"] for a in other.iter_answers("ds") if a["_session_id"] == "ds-other"}
+    assert by_other and not set(served) & by_other
+    assert sorted(served + sorted(by_other)) == sorted(t["text"] for t in texts(20))
+
+
+def test_two_processes_on_one_database_answer_each_task_once(opened: Opened) -> None:
+    stream = texts(200)
+    controllers = [opened.controller(stream, shared=True, batch_size=7) for _ in range(2)]
+    seen: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def annotate(ctrl: Controller, session: str) -> Callable[[], None]:
+        def work() -> None:
+            try:
+                seen[session] = drain(ctrl, [session])[session]
+            except BaseException as err:
+                errors.append(err)
+
+        return work
+
+    threads = [
+        threading.Thread(target=annotate(ctrl, f"ds-{i}-{j}"))
+        for i, ctrl in enumerate(controllers)
+        for j in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    served = [text for texts_ in seen.values() for text in texts_]
+    assert sorted(served) == sorted(t["text"] for t in stream)  # each exactly once
+    rows = stored(opened.db())
+    assert len(rows) == 200 and len({text for _, text in rows}) == 200
+    assert [c.progress().progress for c in controllers] == [1.0, 1.0]
