@@ -113,7 +113,7 @@ def _drive(
         unit="%" if known else " answers",
         file=sys.stderr,
         disable=not show_progress,
-        bar_format="{l_bar}{bar}| {postfix}" if known else None,
+        bar_format="{l_bar}{bar}|{postfix}" if known else None,  # postfix comes with ", "
         desc=controller.recipe,
         mininterval=0.2,
     )
@@ -139,6 +139,9 @@ def _drive(
                     result.progress.eta_seconds,
                 )
             summary.interrupted = flag.stop
+    except BaseException:
+        bar.leave = False  # clear the bar: the error is then the one line on stderr
+        raise
     finally:
         bar.close()
     info = controller.progress(session)
