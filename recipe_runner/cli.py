@@ -240,3 +240,52 @@ def drop_cli(dataset: Annotated[str, typer.Argument(help="The dataset to delete.
     finally:
         db.close()
     print(f"Dropped dataset '{dataset}' and its {removed} answers.", file=sys.stderr)
+
+
+@app.command("train")
+def train_cli(
+    component: Annotated[str, typer.Argument(help="What to train: textcat or ner.")],
+    dataset: Annotated[str, typer.Argument(help="The dataset of answers to learn from.")],
+    output_dir: Annotated[Path, typer.Argument(help="Folder to save the trained pipeline to.")],
+    base: Annotated[
+        str, typer.Option("--base", help="Pipeline to start from: blank:LANG, a package or a path.")
+    ] = "blank:en",
+    eval_split: Annotated[
+        float, typer.Option("--eval-split", help="Share of the examples held out to score.")
+    ] = 0.2,
+    n_iter: Annotated[int, typer.Option("--n-iter", help="Training epochs.")] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and training.")] = 0,
+) -> None:
+    """Train a spaCy pipeline from a dataset (binary and manual answers), print its scores."""
+    from .train import train_ner, train_textcat
+
+    trainers = {"textcat": train_textcat, "ner": train_ner}
+    if component not in trainers:
+        raise UsageError(f"'rr train' trains textcat or ner, not '{component}'.")
+    result = trainers[component](
+        dataset, output_dir, base=base, eval_split=eval_split, n_iter=n_iter, seed=seed
+    )
+    for line in result.lines():
+        typer.echo(line)
+
+
+@app.command("data-to-spacy")
+def data_to_spacy_cli(
+    output_dir: Annotated[Path, typer.Argument(help="Folder for train.spacy, dev.spacy, config.")],
+    textcat: Annotated[
+        str | None, typer.Option("--textcat", help="Dataset of text classification answers.")
+    ] = None,
+    ner: Annotated[str | None, typer.Option("--ner", help="Dataset of entity answers.")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the blank pipeline.")] = "en",
+    eval_split: Annotated[
+        float, typer.Option("--eval-split", help="Share of the examples for dev.spacy.")
+    ] = 0.2,
+) -> None:
+    """Export datasets as DocBin train/dev files and a config.cfg for 'spacy train'."""
+    from .train import data_to_spacy
+
+    paths = data_to_spacy(output_dir, textcat=textcat, ner=ner, lang=lang, eval_split=eval_split)
+    typer.echo(
+        f"Wrote {paths['train']}, {paths['dev']} and {paths['config']}. Train with: "
+        f"python -m spacy train {paths['config']} --output OUTPUT_DIR"
+    )

@@ -1,0 +1,147 @@
+"""ner.correct and ner.teach: an entity model suggests spans, a person corrects or decides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+
+from recipe_runner import recipe
+from recipe_runner.errors import RecipeRunnerError
+from recipe_runner.loaders import Stream, get_stream
+from recipe_runner.models import tokens_of
+from recipe_runner.sorters import prefer_uncertain
+
+from .model import SCORE_BATCH, batches, open_pipeline, require_labels
+from .spans import EntityModel, SpanModel
+from .textcat import Dataset, Label, Loader, Model, Source
+
+Task = dict[str, Any]
+
+
+@recipe("ner.correct")
+def ner_correct(
+    dataset: Dataset,
+    spacy_model: Model,
+    source: Source,
+    label: Label = None,
+    loader: Loader = None,
+    update: Annotated[bool, typer.Option(help="Learn from each batch of answers.")] = False,
+    n_process: Annotated[
+        int, typer.Option(help="Processes for nlp.pipe on large corpora (not with --update).")
+    ] = 1,
+    batch_size: Annotated[int, typer.Option(help="Texts per nlp.pipe batch.")] = 256,
+) -> dict[str, Any]:
+    """Correct an entity recognizer: its entities come pre-filled for a person to fix.
+
+    Headless with --answer accept, this pre-annotates a corpus: texts go through nlp.pipe in
+    batches (in several processes with --n-process) and the entities are saved as answers."""
+    if n_process < 1:
+        raise RecipeRunnerError("ner.correct: --n-process must be 1 or more.")
+    if update and n_process > 1:
+        raise RecipeRunnerError(
+            "ner.correct: --update learns in this process, so it can't use --n-process > 1."
+        )
+    nlp = open_pipeline(spacy_model)
+    model = EntityModel(nlp, label, add=update)
+    # Only what the entities need runs: a text classifier in the same pipeline stays idle.
+    idle = [n for n in nlp.pipe_names if n not in ("ner", "tok2vec", "transformer")]
+
+    def annotate(tasks: Iterator[Task]) -> Iterator[Task]:
+        pairs = ((task.get("text", ""), task) for task in tasks)
+        docs = nlp.pipe(
+            pairs, as_tuples=True, batch_size=batch_size, n_process=n_process, disable=idle
+        )
+        for doc, task in docs:
+            yield model.annotate(task, doc)
+
+    return {
+        "dataset": dataset,  # where the answers go
+        "stream": get_stream(source, loader).apply(annotate),  # the source's length is kept
+        "view_id": "ner_manual",  # tokens with the model's spans, to be corrected
+        "update": model.update if update else None,  # learns from accepted texts
+        "config": {"labels": label} if label else {},
+    }
+
+
+@recipe("ner.teach")
+def ner_teach(
+    dataset: Dataset,
+    spacy_model: Model,
+    source: Source,
+    label: Label = None,
+    loader: Loader = None,
+    per_text: Annotated[
+        int, typer.Option(help="Suggestions per text: its best-scoring candidate spans.")
+    ] = 3,
+    algorithm: Annotated[str, typer.Option(help="Uncertainty sorter: ema or probability.")] = "ema",
+    seed: Annotated[int, typer.Option(help="Seed of the sorter and the replay sample.")] = 0,
+) -> dict[str, Any]:
+    """Teach an entity model: accept or reject one suggested entity at a time.
+
+    A span categorizer (the pipeline's 'spancat', added when it has none) scores every span of
+    up to three tokens for every label; each text's best candidates are asked about, the most
+    uncertain first, and each batch of answers updates the model."""
+    labels = require_labels("ner.teach", label)
+    nlp = open_pipeline(spacy_model)
+    model = SpanModel(nlp, labels, seed=seed)
+    source_stream = get_stream(source, loader)
+
+    def scored() -> Iterator[tuple[float, Task]]:
+        for group in batches(source_stream, SCORE_BATCH):
+            docs = model.tokenize([task.get("text", "") for task in group])
+            for task, doc, found in zip(group, docs, model.suggest(docs, per_text), strict=True):
+                tokens = tokens_of(doc)
+                for start, end, lab, score in found:
+                    yield score, _question(task, doc, tokens, start, end, lab, score)
+
+    def rescore(tasks: list[Task]) -> list[tuple[float, Task]]:
+        scores = model.score_tasks(tasks)
+        for task, score in zip(tasks, scores, strict=True):
+            task["score"] = score
+            task.setdefault("meta", {})["score"] = round(score, 3)
+        return list(zip(scores, tasks, strict=True))
+
+    def sorted_stream() -> Iterator[Task]:
+        return prefer_uncertain(scored(), algorithm, rescore=rescore, seed=seed)
+
+    return {
+        "dataset": dataset,
+        "stream": Stream(sorted_stream, parent=source_stream),  # length unknown: per-text varies
+        "view_id": "ner",  # the text with one highlighted span to accept or reject
+        "update": model.update,  # learns from accept / reject, returns the loss
+        "config": {"labels": labels},
+    }
+
+
+def _question(
+    task: Task,
+    doc: Any,
+    tokens: list[dict[str, Any]],
+    start: int,
+    end: int,
+    label: str,
+    score: float,
+) -> Task:
+    span = doc[start:end]
+    meta = dict(task.get("meta") or {})
+    meta["score"] = round(score, 3)
+    question = {k: v for k, v in task.items() if k not in ("_input_hash", "_task_hash", "spans")}
+    question.update(
+        {
+            "tokens": tokens,
+            "spans": [
+                {
+                    "start": span.start_char,
+                    "end": span.end_char,
+                    "token_start": start,
+                    "token_end": end - 1,
+                    "label": label,
+                }
+            ],
+            "score": score,
+            "meta": meta,
+        }
+    )
+    return question

@@ -1,0 +1,136 @@
+"""textcat.teach and textcat.correct: a text classifier suggests, a person decides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+
+from recipe_runner import recipe
+from recipe_runner.loaders import Stream, get_stream
+from recipe_runner.sorters import prefer_uncertain
+
+from .model import SCORE_BATCH, TextcatModel, batches, open_pipeline, require_labels
+
+Label = Annotated[list[str] | None, typer.Option(help="Comma-separated labels, e.g. A,B.")]
+Loader = Annotated[
+    str | None, typer.Option(help="jsonl, json, csv or txt; by suffix when left out.")
+]
+Dataset = Annotated[str, typer.Argument(help="Dataset to save the answers to.")]
+Model = Annotated[str, typer.Argument(help="blank:LANG, an installed pipeline or a path.")]
+Source = Annotated[str, typer.Argument(help="JSONL, JSON, CSV or text file; - for stdin.")]
+Task = dict[str, Any]
+
+
+@recipe("textcat.teach")
+def textcat_teach(
+    dataset: Dataset,
+    spacy_model: Model,
+    source: Source,
+    label: Label = None,
+    loader: Loader = None,
+    algorithm: Annotated[str, typer.Option(help="Uncertainty sorter: ema or probability.")] = "ema",
+    seed: Annotated[int, typer.Option(help="Seed of the sorter and the replay sample.")] = 0,
+) -> dict[str, Any]:
+    """Teach a text classifier: accept or reject its most uncertain suggestions.
+
+    Every text is scored for every label; the questions ("is this LABEL?") whose scores are
+    closest to 0.5 come first, and the model learns from each batch of accept / reject answers.
+    Questions held back are scored again with the updated model and served when the source runs
+    dry, so the whole source gets seen."""
+    labels = require_labels("textcat.teach", label)
+    nlp = open_pipeline(spacy_model)
+    model = TextcatModel(nlp, labels, seed=seed)
+    source_stream = get_stream(source, loader)
+
+    def scored() -> Iterator[tuple[float, Task]]:
+        for group in batches(source_stream, SCORE_BATCH):
+            texts = [task.get("text", "") for task in group]
+            for task, scores in zip(group, model.predict(texts), strict=True):
+                for lab in labels:
+                    yield scores[lab], _question(task, lab, scores[lab])
+
+    def rescore(tasks: list[Task]) -> list[tuple[float, Task]]:
+        texts = list(dict.fromkeys(t.get("text", "") for t in tasks))
+        by_text = dict(zip(texts, model.predict(texts, batch_size=256), strict=True))
+        out = []
+        for task in tasks:
+            score = by_text[task.get("text", "")][task["label"]]
+            task["score"] = score
+            task.setdefault("meta", {})["score"] = round(score, 3)
+            out.append((score, task))
+        return out
+
+    def sorted_stream() -> Iterator[Task]:
+        return prefer_uncertain(scored(), algorithm, rescore=rescore, seed=seed)
+
+    stream = Stream(sorted_stream, lambda: len(source_stream) * len(labels), parent=source_stream)
+    return {
+        "dataset": dataset,  # where the answers go
+        "stream": stream,  # one question per text and label, most uncertain first
+        "view_id": "classification",  # the text with the label to accept or reject
+        "update": model.update,  # learns from accept / reject, returns the loss
+        "config": {"labels": labels},
+    }
+
+
+def _question(task: Task, label: str, score: float) -> Task:
+    meta = dict(task.get("meta") or {})
+    meta["score"] = round(score, 3)
+    question = {k: v for k, v in task.items() if k not in ("_input_hash", "_task_hash", "label")}
+    question.update({"label": label, "score": score, "meta": meta})
+    return question
+
+
+@recipe("textcat.correct")
+def textcat_correct(
+    dataset: Dataset,
+    spacy_model: Model,
+    source: Source,
+    label: Label = None,
+    loader: Loader = None,
+    threshold: Annotated[
+        float, typer.Option(help="Labels scoring at least this are pre-selected.")
+    ] = 0.5,
+    exclusive: Annotated[bool, typer.Option(help="One label per text.")] = False,
+    update: Annotated[bool, typer.Option(help="Learn from each batch of answers.")] = False,
+) -> dict[str, Any]:
+    """Correct a text classifier: its predicted labels come pre-selected in a choice.
+
+    Each task's `score` is the model's confidence in the whole pre-selection: the least sure of
+    its per-label decisions (scores per label are in `meta.scores`)."""
+    labels = require_labels("textcat.correct", label)
+    nlp = open_pipeline(spacy_model)
+    model = TextcatModel(nlp, labels)
+    exclusive = exclusive or model.exclusive
+    options = [{"id": lab, "text": lab} for lab in labels]
+    source_stream = get_stream(source, loader)
+
+    def suggest(tasks: Iterator[Task]) -> Iterator[Task]:
+        for group in batches(tasks, SCORE_BATCH):
+            texts = [task.get("text", "") for task in group]
+            for task, scores in zip(group, model.predict(texts), strict=True):
+                if exclusive:
+                    best = max(labels, key=lambda lab: scores[lab])
+                    chosen = [best] if scores[best] >= threshold or len(labels) > 1 else []
+                else:
+                    chosen = [lab for lab in labels if scores[lab] >= threshold]
+                confidence = min(max(s, 1.0 - s) for s in scores.values())
+                meta = dict(task.get("meta") or {})
+                meta["scores"] = {lab: round(s, 3) for lab, s in scores.items()}
+                yield {
+                    **task,
+                    "options": options,
+                    "accept": chosen,
+                    "score": confidence,
+                    "meta": meta,
+                }
+
+    return {
+        "dataset": dataset,
+        "stream": source_stream.apply(suggest),  # the same length as the source
+        "view_id": "choice",
+        "update": model.update if update else None,
+        "config": {"labels": labels, "choice_style": "single" if exclusive else "multiple"},
+    }
