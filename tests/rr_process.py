@@ -40,12 +40,18 @@ class RRServer:
     proc: subprocess.Popen[str]
     url: str = ""
     stderr: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
+        self._finish()
+
+    def _finish(self) -> None:
+        if self.reader is not None:
+            self.reader.join(timeout=30)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -54,14 +60,16 @@ class RRServer:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._finish()
 
 
 def _drain(proc: subprocess.Popen[str], lines: list[str], found: threading.Event) -> None:
     assert proc.stderr is not None
-    for line in proc.stderr:
-        lines.append(line.rstrip("\n"))
-        if SERVING.search(line):
-            found.set()
+    with proc.stderr:
+        for line in proc.stderr:
+            lines.append(line.rstrip("\n"))
+            if SERVING.search(line):
+                found.set()
     found.set()  # the process ended: stop waiting
 
 
@@ -79,7 +87,8 @@ def start_server(args: list[str], env: dict[str, str], cwd: Path, timeout: float
     )
     server = RRServer(proc)
     found = threading.Event()
-    threading.Thread(target=_drain, args=(proc, server.stderr, found), daemon=True).start()
+    server.reader = threading.Thread(target=_drain, args=(proc, server.stderr, found), daemon=True)
+    server.reader.start()
     if not found.wait(timeout) or proc.poll() is not None:
         server.kill()
         raise RuntimeError("rr run did not start serving:\n" + "\n".join(server.stderr))
