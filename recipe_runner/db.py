@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import srsly
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -36,6 +36,11 @@ from .errors import ConfigError, DatasetError
 SCHEMA_VERSION = 2  # migrations.py brings older databases up to it
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
 ANSWERS = ("accept", "reject", "ignore")
+# Answers are stored and exported with the standard library's JSON, not srsly's ujson, which
+# writes floats with about ten significant digits (a score of 1e-20 becomes 0.0) and reads some
+# one unit off in the last place: an answer must come back exactly as it went in.
+dump_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+load_json = json.loads
 
 metadata = MetaData()
 # SQLite only makes an INTEGER PRIMARY KEY an auto-incrementing rowid.
@@ -297,7 +302,7 @@ class Database:
                 return
             for row_id, content in rows:
                 last = row_id
-                yield srsly.json_loads(content)
+                yield load_json(content)
 
 
 def _answer_row(dataset_id: Any, answer: dict[str, Any], now: float) -> dict[str, Any]:
@@ -308,7 +313,7 @@ def _answer_row(dataset_id: Any, answer: dict[str, Any], now: float) -> dict[str
         "task_hash": answer["_task_hash"],
         "answer": answer["answer"],
         "created": _timestamp(answer.get("_timestamp"), now),
-        "content": srsly.json_dumps(answer),
+        "content": dump_json(answer),
     }
 
 

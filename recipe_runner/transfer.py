@@ -9,10 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import srsly
-
 from .config import load_config
-from .db import ANSWERS, Database, check_name, connect
+from .db import ANSWERS, Database, check_name, connect, dump_json
 from .errors import SourceError
 from .hashing import set_hashes
 from .loaders import get_stream
@@ -30,7 +28,7 @@ def export_answers(dataset: str, path: Path | None) -> int:
         if path is None:
             count = 0
             for answer in db.iter_answers(dataset):
-                sys.stdout.write(srsly.json_dumps(answer) + "\n")
+                sys.stdout.write(dump_json(answer) + "\n")
                 count += 1
             sys.stdout.flush()
             return count
@@ -44,7 +42,7 @@ def export_answers(dataset: str, path: Path | None) -> int:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 for answer in db.iter_answers(dataset):
-                    out.write(srsly.json_dumps(answer) + "\n")
+                    out.write(dump_json(answer) + "\n")
                     count += 1
             os.replace(tmp, target)
         except BaseException:
