@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import RecipeRunnerError
-from .hookspecs import hookimpl, hookspec
 from .recipes import recipe
 
 if TYPE_CHECKING:
     from .headless import HeadlessSummary
+    from .hookspecs import hookimpl, hookspec
 
 __version__ = "0.1.0"
 __all__ = ["RecipeRunnerError", "__version__", "hookimpl", "hookspec", "recipe", "run_headless"]
@@ -22,3 +22,12 @@ def run_headless(recipe: Any, *args: Any, answer: Any = "accept", **kwargs: Any)
     from .headless import run_headless as _run_headless
 
     return _run_headless(recipe, *args, answer=answer, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    # The hook markers need pluggy, which `rr --help` has no use for: imported on first use.
+    if name in ("hookimpl", "hookspec"):
+        from . import hookspecs
+
+        return getattr(hookspecs, name)
+    raise AttributeError(f"module 'recipe_runner' has no attribute {name!r}")

@@ -123,7 +123,7 @@ def test_help_imports_no_heavy_module_and_loads_no_plugin() -> None:
     )
     modules = set(json.loads(done.stderr))
     assert "recipe_runner.cli" in modules
-    heavy = {"spacy", "fastapi", "sqlalchemy", "uvicorn", "srsly", "tqdm", "thinc"}
+    heavy = {"spacy", "fastapi", "sqlalchemy", "uvicorn", "srsly", "tqdm", "thinc", "pluggy"}
     assert {m.split(".")[0] for m in modules} & heavy == set()
     # no plugin loaded: neither the loader nor any plugin module
     plugin_modules = {"recipe_runner.plugins", "rr_core_recipes", "rr_spacy_recipes", "rr_hello"}
