@@ -154,18 +154,26 @@ function nerManualView(task, ctx) {
       tag.dataset.i = String(i);
       mark.append(tag);
       node.append(mark);
-      if (tokens[span.token_end].ws) node.append(" ");
+      node.append(gapAfter(span.token_end));
       i = span.token_end;
     }
   }
 
-  function tokenNode(i, spaced) {
+  // What follows a token: the text up to the next one (tokens of Prodigy's files have no `ws`).
+  function gapAfter(i) {
     const token = tokens[i];
-    const item = el("span", i === anchor ? "token anchor" : "token", token.text);
+    const next = tokens[i + 1];
+    if (typeof task.text === "string" && next) return task.text.slice(token.end, next.start);
+    return token.ws ? " " : "";
+  }
+
+  function tokenNode(i, spaced) {
+    const item = el("span", i === anchor ? "token anchor" : "token", tokens[i].text);
     item.dataset.i = String(i);
-    if (!(spaced && token.ws)) return item;
+    const gap = spaced ? gapAfter(i) : "";
+    if (!gap) return item;
     const wrap = document.createDocumentFragment();
-    wrap.append(item, " ");
+    wrap.append(item, gap);
     return wrap;
   }
 
