@@ -35,6 +35,23 @@ REQUIRED_INPUT = {
 }
 
 
+INT64 = -(2**63)  # hashes are stored as signed 64-bit integers
+MAX_NESTING = 64  # JSON levels in an answer; real tasks nest three or four
+
+
+def _nesting_within(value: Any, limit: int) -> bool:
+    """Whether no list or dict in `value` is more than `limit` levels deep. The recursion is
+    bounded by `limit`, so a hostile answer cannot exhaust the stack here, nor later when it is
+    hashed or stored."""
+    if limit == 0:
+        return False
+    for child in value.values() if type(value) is dict else value:
+        kind = type(child)
+        if (kind is dict or kind is list) and not _nesting_within(child, limit - 1):
+            return False
+    return True
+
+
 def empty_counts() -> Counts:
     return {"accept": 0, "reject": 0, "ignore": 0, "total": 0}
 
@@ -302,13 +319,31 @@ class Controller:
             )
         for key in (INPUT_HASH, TASK_HASH):
             value = answer.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise AnswerError(f"An answer's '{key}' must be an integer, not {value!r}.")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not INT64 <= value < -INT64
+            ):
+                raise AnswerError(
+                    f"An answer's '{key}' must be an integer (64 bits at most), not {value!r}."
+                )
+        self._check_answer_shape(answer)
         answer = set_hashes(dict(answer))
         answer["_session_id"] = session
         answer.setdefault("_view_id", self.view_id)
         answer.setdefault("_timestamp", int(time.time()))
         return answer
+
+    def _check_answer_shape(self, answer: Task) -> None:
+        """An answer from a client is checked like a task from the stream, so that what is
+        stored can be exported, read back and trained on."""
+        needed = REQUIRED_INPUT[self.view_id]
+        if not any(key in answer for key in needed):
+            keys = " or ".join(f"'{k}'" for k in needed)
+            raise AnswerError(f"An answer has no {keys}, which the '{self.view_id}' view needs.")
+        for key in ("text", "html"):
+            if key in answer and not isinstance(answer[key], str):
+                raise AnswerError(f"An answer's '{key}' must be a string.")
+        if not _nesting_within(answer, MAX_NESTING):
+            raise AnswerError(f"An answer is nested more than {MAX_NESTING} levels deep.")
 
     def _not_stored_yet(self, session: str, answers: list[Task]) -> list[Task]:
         if self.db is None or self.dataset is None:

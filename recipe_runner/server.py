@@ -27,6 +27,18 @@ from .progress import ProgressInfo
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 32 * 1024 * 1024  # a batch of answers far larger than this is a mistake
 
+# orjson overflows the C stack (a segfault: the server is gone) on arrays nested about 100,000
+# deep. A body with more brackets than this goes to the standard library's parser instead.
+DEEP_BODY = 4096
+
+
+def _stdlib_loads(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 try:  # orjson is several times faster on task lists; the standard library does the same job
     import orjson
 
@@ -37,6 +49,8 @@ try:  # orjson is several times faster on task lists; the standard library does 
             return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
     def loads(raw: bytes) -> Any:
+        if raw.count(b"[") + raw.count(b"{") > DEEP_BODY:
+            return _stdlib_loads(raw)
         return orjson.loads(raw)
 
 except ImportError:  # pragma: no cover - depends on the environment
@@ -45,7 +59,7 @@ except ImportError:  # pragma: no cover - depends on the environment
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     def loads(raw: bytes) -> Any:
-        return json.loads(raw)
+        return _stdlib_loads(raw)
 
 
 # request and response shapes ------------------------------------------------------------------
