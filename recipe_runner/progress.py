@@ -12,6 +12,7 @@ FLAT_POINTS = 10  # points needed before a loss that is not falling counts as "d
 WINDOW = 200  # points fitted at most (the most recent), to bound the cost per batch
 DONE = 0.05  # the curve has flattened when 95% of its fitted drop is behind
 GRID = 48  # time constants tried
+MIN_TAU_STEPS = 3  # the shortest time constant fitted, in batches
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,10 @@ class LossFit:
 def fit_losses(points: list[tuple[int, float]]) -> LossFit | None:
     """The exponential decay towards a floor that best fits (answers, loss) points.
 
-    For each time constant on a geometric grid, floor and drop come from a linear least-squares
-    regression of the loss on exp(-n / tau); the time constant with the smallest error wins. A
-    very long time constant is a straight line, so a loss falling linearly to zero fits too.
+    For each time constant on a geometric grid (from a few batches up), floor and drop come
+    from a linear least-squares regression of the loss on exp(-n / tau); the time constant with
+    the smallest error wins. A very long time constant is a straight line, so a loss falling
+    linearly to zero fits too.
     """
     recent = [(float(n), float(loss)) for n, loss in points[-WINDOW:] if loss is not None]
     if len(recent) < MIN_POINTS:
@@ -60,8 +62,10 @@ def fit_losses(points: list[tuple[int, float]]) -> LossFit | None:
     span = max(xs) - min(xs)
     if span <= 0:
         return None
-    ratio = 2000 ** (1 / (GRID - 1))
-    taus = [span / 50 * ratio**i for i in range(GRID)]  # span/50 .. span*40
+    # A drop must be carried by several batches: one noisy batch can't make the curve "flat".
+    shortest = MIN_TAU_STEPS * span / (len(xs) - 1)
+    ratio = (span * 40 / shortest) ** (1 / (GRID - 1))
+    taus = [shortest * ratio**i for i in range(GRID)]  # MIN_TAU_STEPS batches .. span*40
     fits = [f for f in (_fit_tau(xs, ys, tau) for tau in taus) if f is not None]
     if not fits:
         return None
@@ -69,7 +73,7 @@ def fit_losses(points: list[tuple[int, float]]) -> LossFit | None:
     # Refine the time constant between its grid neighbours (golden section on log tau), so
     # the estimate moves smoothly as points arrive instead of jumping from one grid step to
     # the next.
-    lo, hi = math.log(tau / ratio), math.log(tau * ratio)
+    lo, hi = math.log(max(tau / ratio, shortest)), math.log(tau * ratio)
     golden = (math.sqrt(5) - 1) / 2
     for _ in range(24):
         a, b = hi - golden * (hi - lo), lo + golden * (hi - lo)

@@ -20,8 +20,10 @@ Task = dict[str, Any]
 Scored = tuple[float, Task]
 # Re-score held-back tasks with the current model: tasks in, (score, task) pairs out.
 Rescore = Callable[[list[Task]], Iterable[Scored]]
-ALGORITHMS = ("ema", "probability")
+ALGORITHMS = ("ema", "probability", "pool")
 HOLD = 5000  # held-back tasks kept at most; the least interesting beyond that are dropped
+POOL = 50  # "pool": tasks kept warm (re-scored before each group) besides the new ones
+READ_AHEAD = 5  # "pool": tasks read for each task served
 
 
 def uncertainty(score: float) -> float:
@@ -48,9 +50,12 @@ def prefer_uncertain(
     `algorithm="ema"` keeps an exponential moving average of the uncertainty of the tasks seen
     and serves a task at once when its uncertainty is at least that average minus `bias`, so the
     filter adapts as the model grows more confident. `algorithm="probability"` serves a task at
-    once with a probability equal to its uncertainty (`seed` makes that repeatable). The other
-    tasks are held back and served, most uncertain first, when the stream runs dry; with
-    `rescore`, they are scored again with the updated model first (see `sort_by_priority`).
+    once with a probability equal to its uncertainty (`seed` makes that repeatable).
+    `algorithm="pool"` is the most selective: each group of `drain_batch` is the most uncertain
+    of a pool of tasks read ahead, re-scored with `rescore` before each group (what the teach
+    recipes use). The other tasks are held back and served, most uncertain first, when the
+    stream runs dry; with `rescore`, they are scored again with the updated model first (see
+    `sort_by_priority`).
     """
     return sort_by_priority(
         stream, uncertainty, algorithm, bias=bias, hold=hold, rescore=rescore,
@@ -108,16 +113,24 @@ def sort_by_priority(
 ) -> Iterator[Task]:
     """The engine under the three sorters, for any `priority(score) -> [0, 1]`.
 
-    While the stream flows, a task whose priority passes the `algorithm`'s test is served at
-    once; the others go into a buffer of at most `hold` tasks (past that, the lowest priority is
-    dropped, so memory stays bounded on endless streams). When the stream ends, the buffer is
-    served: with `rescore`, every held task is scored again with the current model before each
-    group of `drain_batch` (and of at least a tenth of what is left, so that the number of
-    re-scorings grows only logarithmically), and the best group is served; without it, in the
-    order of the priorities they had when read.
+    With `algorithm="pool"`, each group of `drain_batch` tasks is the best of a pool: the
+    `READ_AHEAD` x `drain_batch` tasks read next plus up to `POOL` earlier ones, all re-scored
+    with `rescore` first when it is given; the rest of the pool waits for the next group, and
+    what falls out of it is held back.
+
+    With "ema" or "probability", while the stream flows, a task whose priority passes the
+    `algorithm`'s test is served at once; the others go into a buffer of at most `hold` tasks
+    (past that, the lowest priority is dropped, so memory stays bounded on endless streams).
+
+    When the stream ends, the buffer is served: with `rescore`, every held task is scored
+    again with the current model before each group of `drain_batch` (and of at least a tenth
+    of what is left, so that the number of re-scorings grows only logarithmically), and the
+    best group is served; without it, in the order of the priorities they had when read.
     """
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"Unknown sorter algorithm {algorithm!r}: use 'ema' or 'probability'.")
+        raise ValueError(
+            f"Unknown sorter algorithm {algorithm!r}: use 'ema', 'probability' or 'pool'."
+        )
     if hold < 0 or drain_batch < 1:
         raise ValueError("hold must be >= 0 and drain_batch >= 1.")
     return _sort(stream, priority, algorithm, bias, hold, rescore, drain_batch, seed)
@@ -138,6 +151,9 @@ def _sort(
     held: list[tuple[float, int, Task]] = []  # a min-heap: the least interesting on top
     mean: float | None = None
     alpha = 0.1
+    if algorithm == "pool":
+        yield from _pool(stream, priority, hold, rescore, drain_batch, order, held)
+        stream = ()
     for pair in stream:
         score, task = _unpack(pair)
         value = priority(score)
@@ -148,12 +164,8 @@ def _sort(
             serve = rng.random() < min(1.0, value + bias)
         if serve:
             yield task
-        elif hold:
-            entry = (value, next(order), task)
-            if len(held) < hold:
-                heapq.heappush(held, entry)
-            else:
-                heapq.heappushpop(held, entry)
+        else:
+            _hold(held, (value, next(order), task), hold)
     if rescore is None:
         for _, _, task in sorted(held, key=lambda e: (-e[0], e[1])):
             yield task
@@ -166,6 +178,50 @@ def _sort(
         for _, task in fresh[:group]:
             yield task
         waiting = [task for _, task in fresh[group:]]
+
+
+def _pool(
+    stream: Iterable[Scored],
+    priority: Callable[[float], float],
+    hold: int,
+    rescore: Rescore | None,
+    group: int,
+    order: Iterator[int],
+    held: list[tuple[float, int, Task]],
+) -> Iterator[Task]:
+    """Serve the best `group` of a pool re-scored before each group; spill the rest into
+    `held` (a bounded min-heap) once the pool is full. Returns when the stream ends, leaving
+    what is left of the pool in `held` for the drain."""
+    pool: list[tuple[float, int, Task]] = []
+    source = iter(stream)
+    while True:
+        new = list(itertools.islice(source, READ_AHEAD * group))
+        for pair in new:
+            score, task = _unpack(pair)
+            pool.append((priority(score), next(order), task))
+        if len(new) < READ_AHEAD * group:
+            break  # the stream ran dry: the drain takes over
+        if rescore is not None:
+            ids = [entry[1] for entry in pool]
+            fresh = list(rescore([entry[2] for entry in pool]))
+            pool = [(priority(s), i, t) for i, (s, t) in zip(ids, fresh, strict=True)]
+        pool.sort(key=lambda e: (-e[0], e[1]))
+        for _, _, task in pool[:group]:
+            yield task
+        pool, spill = pool[group : group + POOL], pool[group + POOL :]
+        for entry in spill:
+            _hold(held, entry, hold)
+    for entry in pool:
+        _hold(held, entry, hold)
+
+
+def _hold(held: list[tuple[float, int, Task]], entry: tuple[float, int, Task], hold: int) -> None:
+    if not hold:
+        return
+    if len(held) < hold:
+        heapq.heappush(held, entry)
+    else:
+        heapq.heappushpop(held, entry)
 
 
 def _unpack(pair: Any) -> Scored:

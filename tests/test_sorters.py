@@ -96,3 +96,21 @@ def test_bad_input_is_a_clear_error() -> None:
         prefer_uncertain(pairs([0.5]), "bogus")
     with pytest.raises(ValueError, match="score, task"):
         list(prefer_uncertain([{"text": "no score"}]))  # type: ignore[list-item]
+
+
+def test_pool_serves_the_most_uncertain_of_what_it_read_ahead() -> None:
+    rng = random.Random(5)
+    scores = [rng.random() for _ in range(1000)]
+    calls = []
+
+    def rescore(tasks: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
+        calls.append(len(tasks))
+        return [(t["score"], t) for t in tasks]
+
+    out = scores_of(prefer_uncertain(pairs(scores), "pool", rescore=rescore, drain_batch=10))
+    assert sorted(out) == sorted(scores)  # the whole finite stream, each task once
+    first = [uncertainty(s) for s in out[:200]]
+    assert sum(first) / len(first) > 0.85  # the best 10 of every 60 or more
+    assert calls and max(calls) <= 50 + 50 + 10  # pool + read-ahead, bounded
+    with_ema = scores_of(prefer_uncertain(pairs(scores), "ema"))
+    assert sum(first) > sum(uncertainty(s) for s in with_ema[:200])

@@ -75,7 +75,9 @@ def ner_teach(
     per_text: Annotated[
         int, typer.Option(help="Suggestions per text: its best-scoring candidate spans.")
     ] = 3,
-    algorithm: Annotated[str, typer.Option(help="Uncertainty sorter: ema or probability.")] = "ema",
+    algorithm: Annotated[
+        str, typer.Option(help="Uncertainty sorter: pool, ema or probability.")
+    ] = "pool",
     seed: Annotated[int, typer.Option(help="Seed of the sorter and the replay sample.")] = 0,
 ) -> dict[str, Any]:
     """Teach an entity model: accept or reject one suggested entity at a time.

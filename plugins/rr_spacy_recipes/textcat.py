@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from recipe_runner import recipe
+from recipe_runner.errors import RecipeRunnerError
 from recipe_runner.loaders import Stream, get_stream
 from recipe_runner.sorters import prefer_uncertain
 
@@ -30,8 +31,13 @@ def textcat_teach(
     source: Source,
     label: Label = None,
     loader: Loader = None,
-    algorithm: Annotated[str, typer.Option(help="Uncertainty sorter: ema or probability.")] = "ema",
+    algorithm: Annotated[
+        str, typer.Option(help="Uncertainty sorter: pool, ema or probability.")
+    ] = "pool",
     seed: Annotated[int, typer.Option(help="Seed of the sorter and the replay sample.")] = 0,
+    order: Annotated[
+        str, typer.Option(help="uncertain (most uncertain first) or source (as they come).")
+    ] = "uncertain",
 ) -> dict[str, Any]:
     """Teach a text classifier: accept or reject its most uncertain suggestions.
 
@@ -40,6 +46,8 @@ def textcat_teach(
     Questions held back are scored again with the updated model and served when the source runs
     dry, so the whole source gets seen."""
     labels = require_labels("textcat.teach", label)
+    if order not in ("uncertain", "source"):
+        raise RecipeRunnerError(f"textcat.teach: --order is uncertain or source, not '{order}'.")
     nlp = open_pipeline(spacy_model)
     model = TextcatModel(nlp, labels, seed=seed)
     source_stream = get_stream(source, loader)
@@ -63,6 +71,8 @@ def textcat_teach(
         return out
 
     def sorted_stream() -> Iterator[Task]:
+        if order == "source":
+            return (task for _, task in scored())
         return prefer_uncertain(scored(), algorithm, rescore=rescore, seed=seed)
 
     stream = Stream(sorted_stream, lambda: len(source_stream) * len(labels), parent=source_stream)
