@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -147,8 +148,15 @@ class JSONBytes(Response):
     media_type = "application/json"
 
 
-def reply(value: Any, status: int = 200) -> Response:
-    return JSONBytes(dumps(value), status_code=status)
+def reply(value: Any, status: int = 200, started: float | None = None) -> Response:
+    """A JSON response; with `started`, a Server-Timing header says how long the endpoint
+    took (browsers' developer tools show it; bench/load.py reports it beside the latency its
+    client sees)."""
+    body = dumps(value)
+    if started is None:
+        return JSONBytes(body, status_code=status)
+    took = (time.perf_counter() - started) * 1000
+    return JSONBytes(body, status_code=status, headers={"server-timing": f"app;dur={took:.3f}"})
 
 
 def problem(status: int, message: str) -> Response:
@@ -265,11 +273,13 @@ def make_app(
         ),
     ) -> Response:
         """The next batch of tasks for the session; an empty list when the stream is done."""
+        started = time.perf_counter()
         sid = session_of(session)
         tasks = controller.get_questions(sid, fresh=fresh)
         info = controller.progress(sid)
         return reply(
-            {"tasks": tasks, "progress": info.progress, "total": info.total, "session": sid}
+            {"tasks": tasks, "progress": info.progress, "total": info.total, "session": sid},
+            started=started,
         )
 
     @app.post(
@@ -281,6 +291,7 @@ def make_app(
     async def post_answers(request: Request) -> Response:
         """Save a batch of answers; committed before the response. Retries store nothing twice."""
         raw = await request.body()
+        started = time.perf_counter()
         if len(raw) > MAX_BODY:
             return problem(413, f"The request body is over {MAX_BODY} bytes.")
         try:
@@ -296,7 +307,8 @@ def make_app(
                 "stats": result.stats,
                 "errors": result.errors,
                 "session": sid,
-            }
+            },
+            started=started,
         )
 
     @app.get("/api/stats", response_model=Stats, responses=ERRORS)

@@ -92,7 +92,9 @@ def test_batches_are_batch_size_distinct_tasks_with_hashes(news: LiveServer) -> 
 def test_answers_are_saved_once_even_when_retried(news: LiveServer) -> None:
     tasks = get(news, "/api/questions", session="alice")["tasks"]
     body = {"session": "alice", "answers": answered(tasks[:6]) + answered(tasks[6:], "reject")}
-    first = post(news, body).json()
+    response = post(news, body)
+    assert response.headers["server-timing"].startswith("app;dur=")
+    first = response.json()
     assert first["saved"] == 10
     assert first["stats"]["session"] == {"accept": 6, "reject": 4, "ignore": 0, "total": 10}
     assert first["errors"] == []
