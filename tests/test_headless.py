@@ -272,3 +272,13 @@ def _count(db_path: Path) -> int:
         return 0  # the schema is not there yet
     finally:
         con.close()
+
+
+def test_stdin_source() -> None:
+    data = "".join(json.dumps({"text": f"line {i % 7}"}) + "\n" for i in range(20))
+    result = CliRunner().invoke(app, ["run", "--headless", "mark", "piped", "-"], input=data)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert summary_of(result.stderr)["saved"] == "7"
+    assert "answers" in result.stderr  # no total: a count and a rate instead of a percentage
+    assert sorted(a["text"] for a in answers("piped")) == [f"line {i}" for i in range(7)]

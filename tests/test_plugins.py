@@ -279,3 +279,13 @@ def test_load_order_is_files_then_entry_points_by_name(good: Path, tmp_path: Pat
     order = [p.name for p in plugins.infos]
     assert order[0] == str(path)
     assert order[1:] == sorted(order[1:])
+
+
+def test_a_file_plugin_is_disabled_by_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "mine.py"
+    path.write_text(CLASH.replace("greet.manual", "mine.only"), encoding="utf-8")
+    assert "mine.only" in names(load_plugins([path]))
+    monkeypatch.setenv("RR_DISABLE_PLUGINS", str(path))
+    assert "mine.only" not in names(load_plugins([path]))
