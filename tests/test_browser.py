@@ -149,17 +149,36 @@ def test_a_reload_shows_the_unanswered_task_again(open_page: Any) -> None:
         ]
 
 
+def wait_for_progress(page: Any, text: str) -> None:
+    page.wait_for_function(f"document.getElementById('progress-text').textContent === '{text}'")
+
+
 def test_progress_bar_shows_percent_and_reaches_100(open_page: Any) -> None:
-    with live_server(count_mark, {"n": 20, "batch_size": 5}) as server:
+    with live_server(count_mark, {"n": 22, "batch_size": 5, "history_size": 3}) as server:
         page = open_page(server, "p")
         assert page.inner_text("#progress-text") == "0%"
         press(page, "aaaaa")
-        page.wait_for_function("document.getElementById('progress-text').textContent === '25%'")
-        assert page.get_attribute("#progress-bar", "aria-valuenow") == "25"
-        press(page, "x" * 15)
-        page.wait_for_function("document.getElementById('progress-text').textContent === '100%'")
+        wait_for_progress(page, "22%")  # 5 of 22, never rounded up
+        assert page.get_attribute("#progress-bar", "aria-valuenow") == "22"
+        assert page.locator("#history-list li").count() == 3  # history_size
+        press(page, "x" * 17)
+        # The last two answers (under a batch) go out when no tasks are left.
+        wait_for_progress(page, "100%")
         assert shown_text(page) == "No tasks available."
-        assert len(server.answers()) == 20
+        assert len(server.answers()) == 22
+
+
+def test_instant_submit_updates_progress_after_every_answer(open_page: Any) -> None:
+    with live_server(count_mark, {"n": 4, "instant_submit": True}) as server:
+        page = open_page(server)
+        press(page, "a")
+        wait_for_progress(page, "25%")
+        assert len(server.answers()) == 1
+        press(page, "x")
+        wait_for_progress(page, "50%")
+        page.keyboard.press("Backspace")
+        assert "already saved" in page.inner_text("#message")
+        assert shown_text(page) == "task 2"
 
 
 def test_progress_of_an_endless_stream_is_infinity(open_page: Any) -> None:

@@ -295,8 +295,13 @@ async function start() {
   if (state.config.show_stats) api.stats().then(showStats, () => {});
   // The browser delivers a beacon even as the page goes away.
   window.addEventListener("pagehide", () => {
-    const pending = [...state.inflight, ...state.outbox].map((item) => item.answer);
-    if (pending.length) api.beacon(pending);
+    const pending = [...state.inflight, ...state.outbox];
+    if (!pending.length || !api.beacon(pending.map((item) => item.answer))) return;
+    // Handed to the browser: if this page comes back (from the back-forward cache), those
+    // answers are on their way and no longer undoable.
+    for (const item of state.outbox) item.state = "saved";
+    state.outbox = [];
+    paintSidebar();
   });
 }
 
