@@ -267,3 +267,13 @@ def test_ner_teach_headless_with_gold(wnut: Path) -> None:
     assert summary.counts["accept"] + summary.counts["reject"] == 120
     assert summary.counts["ignore"] == 0
     assert summary.progress is not None and 0.0 <= summary.progress <= 1.0
+
+
+def test_teach_recipes_check_their_options(tmp_path: Path, wnut: Path) -> None:
+    source, _ = write_sms(tmp_path, 5)
+    with pytest.raises(RecipeRunnerError, match="--algorithm is one of ema, probability, pool"):
+        textcat_teach("spam", "blank:en", str(source), label=["SPAM"], algorithm="best")
+    with pytest.raises(RecipeRunnerError, match="--order is uncertain or source"):
+        textcat_teach("spam", "blank:en", str(source), label=["SPAM"], order="random")
+    with pytest.raises(RecipeRunnerError, match=r"ner\.teach: --algorithm"):
+        ner_teach("x", "blank:en", str(wnut), label=["person"], algorithm="best")

@@ -11,7 +11,7 @@ from recipe_runner import recipe
 from recipe_runner.errors import RecipeRunnerError
 from recipe_runner.loaders import Stream, get_stream
 from recipe_runner.models import tokens_of
-from recipe_runner.sorters import prefer_uncertain
+from recipe_runner.sorters import ALGORITHMS, prefer_uncertain
 
 from .model import SCORE_BATCH, batches, open_pipeline, require_labels
 from .spans import EntityModel, SpanModel
@@ -86,6 +86,10 @@ def ner_teach(
     up to three tokens for every label; each text's best candidates are asked about, the most
     uncertain first, and each batch of answers updates the model."""
     labels = require_labels("ner.teach", label)
+    if algorithm not in ALGORITHMS:
+        raise RecipeRunnerError(
+            f"ner.teach: --algorithm is one of {', '.join(ALGORITHMS)}, not '{algorithm}'."
+        )
     nlp = open_pipeline(spacy_model)
     model = SpanModel(nlp, labels, seed=seed)
     source_stream = get_stream(source, loader)

@@ -10,7 +10,7 @@ import typer
 from recipe_runner import recipe
 from recipe_runner.errors import RecipeRunnerError
 from recipe_runner.loaders import Stream, get_stream
-from recipe_runner.sorters import prefer_uncertain
+from recipe_runner.sorters import ALGORITHMS, prefer_uncertain
 
 from .model import SCORE_BATCH, TextcatModel, batches, open_pipeline, require_labels
 
@@ -46,6 +46,10 @@ def textcat_teach(
     Questions held back are scored again with the updated model and served when the source runs
     dry, so the whole source gets seen."""
     labels = require_labels("textcat.teach", label)
+    if algorithm not in ALGORITHMS:
+        raise RecipeRunnerError(
+            f"textcat.teach: --algorithm is one of {', '.join(ALGORITHMS)}, not '{algorithm}'."
+        )
     if order not in ("uncertain", "source"):
         raise RecipeRunnerError(f"textcat.teach: --order is uncertain or source, not '{order}'.")
     nlp = open_pipeline(spacy_model)

@@ -1,0 +1,167 @@
+"""Scripted pre-annotation: `rr run --headless --answer accept ner.correct` against a plain
+`nlp.pipe` loop writing the same entities as JSONL, over the same 20,000 texts, in one run.
+
+The pipeline: `rr train ner` on the WNUT 2017 training split (Derczynski et al., W-NUT 2017),
+data/ner/wnut17, imported as answers. The texts: sentences of the three WNUT 2017 splits,
+two per text, 20,000 unique texts. Both sides load the pipeline, read the texts from a JSONL
+file and write every entity; ner.correct also hashes, deduplicates and commits each batch of
+answers to SQLite.
+
+Usage: python bench/preannotate.py [--texts 20000] [--n-iter 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import srsly
+
+HERE = Path(__file__).resolve().parent
+WNUT = HERE.parent / "data" / "ner" / "wnut17"
+
+
+def read_conll(path: Path) -> list[dict[str, Any]]:
+    """`token<TAB>BIO-tag` sentences as ner_manual answers: text (tokens joined by spaces)."""
+    tasks = []
+    for block in path.read_text(encoding="utf-8").split("\n\n"):
+        rows = [line.split("\t") for line in block.split("\n") if line.strip()]
+        if not rows:
+            continue
+        text, spans, pos = "", [], 0
+        current: dict[str, Any] | None = None
+        for token, tag in ((r[0], r[-1].strip()) for r in rows):
+            start = pos
+            text += token + " "
+            pos += len(token) + 1
+            if tag.startswith("B-") or (tag.startswith("I-") and current is None):
+                current = {"start": start, "end": start + len(token), "label": tag[2:]}
+                spans.append(current)
+            elif tag.startswith("I-") and current is not None:
+                current["end"] = start + len(token)
+            else:
+                current = None
+        tasks.append({"text": text.rstrip(), "spans": spans, "_view_id": "ner_manual"})
+    return tasks
+
+
+def texts(n: int) -> list[str]:
+    sentences = [
+        t["text"]
+        for name in ("wnut17train.conll", "emerging.dev.conll", "emerging.test.annotated")
+        for t in read_conll(WNUT / name)
+    ]
+    out: dict[str, None] = {}
+    i = 0
+    while len(out) < n:
+        first, second = sentences[i % len(sentences)], sentences[(i * 7 + 3) % len(sentences)]
+        out.setdefault(f"{first} {second}", None)
+        i += 1
+    return list(out)
+
+
+def plain_loop(model: Path, source: Path, out: Path) -> float:
+    import spacy
+
+    started = time.perf_counter()
+    nlp = spacy.load(model)
+    texts = (task["text"] for task in srsly.read_jsonl(source))
+    with out.open("w", encoding="utf-8") as file:
+        for doc in nlp.pipe(texts, batch_size=256):
+            spans = [
+                {"start": e.start_char, "end": e.end_char, "label": e.label_} for e in doc.ents
+            ]
+            file.write(srsly.json_dumps({"text": doc.text, "spans": spans}) + "\n")
+    return time.perf_counter() - started
+
+
+def headless(model: Path, source: Path, dataset: str, **options: Any) -> tuple[float, Any]:
+    from recipe_runner import run_headless
+
+    config = options.pop("config", None)
+    started = time.perf_counter()
+    summary = run_headless(
+        "ner.correct",
+        dataset,
+        str(model),
+        str(source),
+        answer="accept",
+        show_progress=False,
+        cli_config=config,
+        **options,
+    )
+    return time.perf_counter() - started, summary
+
+
+def main() -> None:
+    sys.path.insert(0, str(HERE))
+    from results import write_section
+
+    from recipe_runner.train import train_ner
+    from recipe_runner.transfer import import_answers
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        os.environ["RR_HOME"] = str(work)
+        train = work / "wnut_train.jsonl"
+        srsly.write_jsonl(train, read_conll(WNUT / "wnut17train.conll"))
+        import_answers("wnut_train", train)
+        t0 = time.perf_counter()
+        result = train_ner("wnut_train", work / "model", n_iter=args.n_iter, eval_split=0.1)
+        train_seconds = time.perf_counter() - t0
+        print("\n".join(result.lines()), file=sys.stderr)
+        source = work / "texts.jsonl"
+        srsly.write_jsonl(source, [{"text": t} for t in texts(args.texts)])
+        model = work / "model"
+        base = plain_loop(model, source, work / "plain.jsonl")
+        print(f"plain nlp.pipe loop: {base:.1f}s", file=sys.stderr)
+        runs = [
+            ("default (batch_size 10)", {}),
+            ("batch_size 100", {"config": {"batch_size": 100}}),
+        ]
+        if args.n_process > 1:
+            runs.append((f"n_process {args.n_process}", {"n_process": args.n_process}))
+        rows = []
+        for i, (name, options) in enumerate(runs):
+            seconds, summary = headless(model, source, f"pre{i}", **options)
+            assert summary.counts["accept"] == args.texts, summary.counts
+            print(f"ner.correct {name}: {seconds:.1f}s", file=sys.stderr)
+            rows.append(
+                f"| ner.correct headless, {name} | {seconds:.1f} | {args.texts / seconds:,.0f} "
+                f"| {base / seconds:.2f} |"
+            )
+        plain_entities = sum(len(x["spans"]) for x in srsly.read_jsonl(work / "plain.jsonl"))
+    body = "\n".join(
+        [
+            f"{args.texts:,} unique texts (two WNUT 2017 sentences each), a pipeline trained by "
+            f"`rr train ner` on the WNUT 2017 training split ({args.n_iter} epochs, "
+            f"{train_seconds:.0f}s; held-out ents_f {result.scores.get('ents_f', 0):.2f}), "
+            f"{plain_entities:,} entities found. Both sides load the pipeline, read the JSONL "
+            "source and write every entity; `ner.correct` also hashes, deduplicates and commits "
+            "each batch of answers to SQLite. Ratio = plain loop time / ner.correct time "
+            "(target >= 0.8).",
+            "",
+            "| run | seconds | texts/s | ratio to plain loop |",
+            "|---|---|---|---|",
+            f"| plain `nlp.pipe` loop writing JSONL | {base:.1f} | {args.texts / base:,.0f} "
+            "| 1.00 |",
+            *rows,
+        ]
+    )
+    print(body)
+    write_section("preannotate", body)
+
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--texts", type=int, default=20000)
+parser.add_argument("--n-iter", type=int, default=3)
+parser.add_argument("--n-process", type=int, default=2)
+args = parser.parse_args()
+
+if __name__ == "__main__":
+    main()
