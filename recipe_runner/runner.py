@@ -6,14 +6,16 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .components import check_components
 from .config import Config, load_config
-from .controller import Controller
 from .errors import RecipeError
 from .plugins import Plugins, load_plugins
 from .recipes import Recipe, recipe_name
+
+if TYPE_CHECKING:
+    from .controller import Controller
 
 Notify = Callable[[str], None]
 
@@ -64,6 +66,8 @@ def prepare_run(
     notify: Notify = notify_stderr,
 ) -> Run:
     """Call the recipe, check its components, merge the config, open the database."""
+    # Imported here: `rr recipes` and `rr plugins` need this module but not the database.
+    from .controller import Controller
     from .db import connect
 
     value = recipe.func(*args, **(kwargs or {}))

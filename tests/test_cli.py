@@ -110,24 +110,37 @@ def test_python_dash_m() -> None:
     assert "Usage:" in result.stdout and "run" in result.stdout
 
 
-def test_help_imports_no_heavy_module_and_loads_no_plugin() -> None:
+def imported_by(*args: str) -> set[str]:
+    """The modules a fresh interpreter has imported after `rr ARGS`."""
     code = (
         "import sys, json\n"
-        "sys.argv = ['rr', '--help']\n"
+        f"sys.argv = ['rr', *{list(args)!r}]\n"
         "from recipe_runner.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "sys.stderr.write(json.dumps(sorted(sys.modules)))\n"
+        "sys.stderr.write('\\n' + json.dumps(sorted(sys.modules)))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    modules = set(json.loads(done.stderr))
+    return set(json.loads(done.stderr.splitlines()[-1]))
+
+
+HEAVY = {"spacy", "thinc", "fastapi", "uvicorn", "sqlalchemy", "numpy", "srsly", "tqdm"}
+
+
+def test_help_imports_no_heavy_module_and_loads_no_plugin() -> None:
+    modules = imported_by("--help")
     assert "recipe_runner.cli" in modules
-    heavy = {"spacy", "fastapi", "sqlalchemy", "uvicorn", "srsly", "tqdm", "thinc", "pluggy"}
-    assert {m.split(".")[0] for m in modules} & heavy == set()
+    assert {m.split(".")[0] for m in modules} & (HEAVY | {"pluggy"}) == set()
     # no plugin loaded: neither the loader nor any plugin module
     plugin_modules = {"recipe_runner.plugins", "rr_core_recipes", "rr_spacy_recipes", "rr_hello"}
     assert modules & plugin_modules == set()
+
+
+def test_listing_recipes_imports_no_heavy_module() -> None:
+    modules = imported_by("recipes")
+    assert "rr_core_recipes" in modules  # the plugins are loaded...
+    assert {m.split(".")[0] for m in modules} & HEAVY == set()  # ...but not what runs them
 
 
 # run ----------------------------------------------------------------------------------------
