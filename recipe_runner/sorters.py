@@ -24,6 +24,7 @@ ALGORITHMS = ("ema", "probability", "pool")
 HOLD = 5000  # held-back tasks kept at most; the least interesting beyond that are dropped
 POOL = 50  # "pool": tasks kept warm (re-scored before each group) besides the new ones
 READ_AHEAD = 5  # "pool": tasks read for each task served
+RESCORE_MAX = 1000  # held-back tasks re-scored at most before each group of the drain
 
 
 def uncertainty(score: float) -> float:
@@ -122,10 +123,10 @@ def sort_by_priority(
     `algorithm`'s test is served at once; the others go into a buffer of at most `hold` tasks
     (past that, the lowest priority is dropped, so memory stays bounded on endless streams).
 
-    When the stream ends, the buffer is served: with `rescore`, every held task is scored
-    again with the current model before each group of `drain_batch` (and of at least a tenth
-    of what is left, so that the number of re-scorings grows only logarithmically), and the
-    best group is served; without it, in the order of the priorities they had when read.
+    When the stream ends, the buffer is served: with `rescore`, the best `RESCORE_MAX` held
+    tasks are scored again with the current model before each group of `drain_batch` (and of
+    at least a tenth of those, so that the number of re-scorings stays small), and the best
+    group is served; without it, in the order of the priorities they had when read.
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(
@@ -166,18 +167,33 @@ def _sort(
             yield task
         else:
             _hold(held, (value, next(order), task), hold)
+    yield from _drain(held, priority, rescore, drain_batch)
+
+
+def _drain(
+    held: list[tuple[float, int, Task]],
+    priority: Callable[[float], float],
+    rescore: Rescore | None,
+    group: int,
+) -> Iterator[Task]:
+    """Serve the held-back tasks best first. With `rescore`, the best RESCORE_MAX of them (by
+    their last priority) are scored again before each group, which bounds the wait for the
+    next batch however many tasks are held."""
+    key = lambda e: (-e[0], e[1])  # noqa: E731
     if rescore is None:
-        for _, _, task in sorted(held, key=lambda e: (-e[0], e[1])):
+        for _, _, task in sorted(held, key=key):
             yield task
         return
-    waiting = [task for _, _, task in sorted(held, key=lambda e: e[1])]
+    waiting = sorted(held, key=key)
     while waiting:
-        fresh = [(priority(s), t) for s, t in (_unpack(p) for p in rescore(waiting))]
-        fresh.sort(key=lambda e: -e[0])
-        group = max(drain_batch, len(fresh) // 10)
-        for _, task in fresh[:group]:
+        head, tail = waiting[:RESCORE_MAX], waiting[RESCORE_MAX:]
+        ids = [entry[1] for entry in head]
+        fresh = list(rescore([entry[2] for entry in head]))
+        head = sorted([(priority(s), i, t) for i, (s, t) in zip(ids, fresh, strict=True)], key=key)
+        size = max(group, len(head) // 10)
+        for _, _, task in head[:size]:
             yield task
-        waiting = [task for _, task in fresh[group:]]
+        waiting = sorted(head[size:] + tail, key=key)
 
 
 def _pool(

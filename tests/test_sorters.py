@@ -114,3 +114,18 @@ def test_pool_serves_the_most_uncertain_of_what_it_read_ahead() -> None:
     assert max(calls[:15]) <= 50 + 50  # pool + read-ahead: bounded until the drain
     with_ema = scores_of(prefer_uncertain(pairs(scores), "ema"))
     assert sum(first) > sum(uncertainty(s) for s in with_ema[:200])
+
+
+def test_the_drain_rescores_a_bounded_number_of_tasks_at_a_time() -> None:
+    from recipe_runner.sorters import RESCORE_MAX
+
+    calls: list[int] = []
+
+    def rescore(tasks: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
+        calls.append(len(tasks))
+        return [(t["score"], t) for t in tasks]
+
+    scores = [0.5] + [0.999] * (RESCORE_MAX * 2)  # ema holds back all but the first few
+    out = list(prefer_uncertain(pairs(scores), rescore=rescore))
+    assert len(out) == len(scores)
+    assert calls and max(calls) == RESCORE_MAX
