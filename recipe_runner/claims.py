@@ -147,6 +147,11 @@ class DatabaseClaims:
             )
             .order_by(claims.c.claimed_at)
         )
+        self._oldest = select(func.min(claims.c.claimed_at)).where(
+            claims.c.dataset_id == self.dataset_id, claims.c.scope == bindparam("scope")
+        )
+        # (scope, timeout) -> a time before which no claim in the scope can have expired.
+        self._quiet_until: dict[tuple[str, float], float] = {}
         self._release = delete(claims).where(
             claims.c.dataset_id == self.dataset_id,
             claims.c.scope == bindparam("scope"),
@@ -205,6 +210,12 @@ class DatabaseClaims:
 
     def take_expired(self, scope: str, session: str, limit: int, timeout: float) -> list[Task]:
         now = time.time()
+        # Asked before every batch served, and nearly always nothing has expired: after a look
+        # finds the oldest claim, none can expire before it is `timeout` old, and every claim
+        # made or moved since (by any process) carries a later time, so until then there is no
+        # need to look. (Across machines, a clock running behind delays a take-over as much.)
+        if now < self._quiet_until.get((scope, timeout), 0.0):
+            return []
         with self.db.engine.begin() as conn:
             candidates = conn.execute(
                 self._expired.limit(limit),
@@ -220,6 +231,10 @@ class DatabaseClaims:
                 ).rowcount
                 if moved:
                     taken.append(srsly.json_loads(content))
+            if len(candidates) < limit:  # every expired claim is taken: none is left
+                oldest = conn.execute(self._oldest, {"scope": scope}).scalar()
+                start = now if oldest is None else min(float(oldest), now)
+                self._quiet_until[(scope, timeout)] = start + timeout
         return taken
 
     def release(self, scope: str, hashes: Iterable[int]) -> None:

@@ -191,3 +191,21 @@ def test_claims_outlive_the_process_that_made_them(db_url: str) -> None:
         assert store.claim("", "ds-bob", batch, 60) == []
     finally:
         second.close()
+
+
+def test_take_expired_looks_again_only_once_a_claim_can_have_expired(
+    two_dbs: tuple[Database, Database],
+) -> None:
+    from sqlalchemy import event
+
+    mine, other = DatabaseClaims(two_dbs[0], "ds"), DatabaseClaims(two_dbs[1], "ds")
+    statements: list[str] = []
+    event.listen(two_dbs[0].engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert mine.take_expired("", "b", 10, 0.3) == []
+    looked = len(statements)
+    other.claim("", "a", tasks(3), 0.3)  # another process claims after the look
+    assert mine.take_expired("", "b", 10, 0.3) == []
+    assert len(statements) == looked  # no claim can be 0.3 s old yet: no query
+    time.sleep(0.6)
+    assert len(mine.take_expired("", "b", 10, 0.3)) == 3
+    assert other.count("", "b") == 3
