@@ -121,6 +121,7 @@ def test_two_engines_claiming_the_same_tasks_win_each_task_once(
 ) -> None:
     pool = tasks(300)
     won: dict[str, list[int]] = {"a": [], "b": []}
+    rounds = threading.Barrier(2)
 
     def worker(db: Database, session: str, seed: int) -> Callable[[], None]:
         def work() -> None:
@@ -128,6 +129,7 @@ def test_two_engines_claiming_the_same_tasks_win_each_task_once(
             order = pool[:]
             random.Random(seed).shuffle(order)  # overlapping batches, in different orders
             for i in range(0, len(order), 10):
+                rounds.wait(timeout=30)  # in step, so that neither runs ahead alone
                 won[session] += hashes(store.claim("", session, order[i : i + 10], 60))
 
         return work

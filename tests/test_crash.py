@@ -131,7 +131,9 @@ class Annotator(threading.Thread):
         self.acked: list[int] = []
         self.served: list[int] = []
         self.held: dict[int, set[int]] = {}  # generation that failed -> batch in hand
-        self.after_restart: dict[int, list[int]] = {}  # generation -> first fresh batch
+        # generation that failed -> the first batch a reload got once a server was back
+        self.after_restart: dict[int, list[int]] = {}
+        self._failed: list[int] = []  # failures not yet followed by a reload
         self.error: BaseException | None = None
         self.finished = False
 
@@ -160,8 +162,9 @@ class Annotator(threading.Thread):
                         assert reply.status_code == 200, reply.text
                         tasks = reply.json()["tasks"]
                         if fresh:
-                            self.after_restart[generation] = [t["_task_hash"] for t in tasks]
-                            fresh = False
+                            for failed in self._failed:
+                                self.after_restart[failed] = [t["_task_hash"] for t in tasks]
+                            self._failed, fresh = [], False
                         self.served += [t["_task_hash"] for t in tasks]
                         if not tasks:
                             if final:
@@ -180,6 +183,7 @@ class Annotator(threading.Thread):
                     batch = None
                 except httpx.TransportError:
                     self.held[generation] = {t["_task_hash"] for t in batch or []}
+                    self._failed.append(generation)
                     batch, fresh = None, True
                     while self.hub.current()[0] == generation:
                         time.sleep(0.01)
@@ -244,7 +248,7 @@ def test_killing_the_server_while_annotators_answer_loses_and_repeats_nothing(
     for annotator in annotators:
         for generation, held in annotator.held.items():
             committed = {h for s, h in stored_at_crash[generation] if s == annotator.sid}
-            again = annotator.after_restart[generation + 1]
+            again = annotator.after_restart[generation]
             assert held - committed <= set(again), annotator.session
             assert not (held & committed) & set(again)
             served_again += len(held - committed)
