@@ -290,9 +290,9 @@ def make_app(
     )
     async def post_answers(request: Request) -> Response:
         """Save a batch of answers; committed before the response. Retries store nothing twice."""
-        raw = await request.body()
+        raw = await read_capped(request)
         started = time.perf_counter()
-        if len(raw) > MAX_BODY:
+        if raw is None:
             return problem(413, f"The request body is over {MAX_BODY} bytes.")
         try:
             session, answers = parse_answers(raw)
@@ -326,6 +326,22 @@ def make_app(
     if auth is not None:
         app.add_middleware(BasicAuth, user=auth[0], password=auth[1])
     return app
+
+
+async def read_capped(request: Request) -> bytes | None:
+    """The request body, or None when it is over MAX_BODY: told by its Content-Length, or
+    found while reading, so that an oversized body is never held in memory whole."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def parse_answers(raw: bytes) -> tuple[str | None, list[Any]]:

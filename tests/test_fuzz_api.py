@@ -141,6 +141,32 @@ def test_hostile_requests_are_refused_and_change_nothing(live: Live, case: str) 
     assert live.state() == before
 
 
+def test_an_oversized_body_is_refused_without_being_read_whole(live: Live) -> None:
+    def peak_memory() -> int:  # the server's high-water mark of resident memory, in kB
+        status = Path(f"/proc/{live.server.proc.pid}/status").read_text()
+        return int(status.split("VmHWM:")[1].split()[0])
+
+    before_state, before_peak = live.state(), peak_memory()
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the size shows only while reading
+        yield b'{"answers": ["'
+        for _ in range(256):
+            yield b"x" * (1024 * 1024)
+        yield b'"]}'
+
+    with httpx.Client(timeout=60) as client:
+        try:
+            response = client.post(live.url + "/api/answers", content=chunks())
+        except httpx.TransportError:  # the server may close the upload once it has answered
+            response = None
+    if response is not None:
+        assert response.status_code == 413 and "over" in response.json()["detail"]
+    assert peak_memory() - before_peak < 128 * 1024  # 256 MiB were sent
+    assert live.state() == before_state
+    with httpx.Client(base_url=live.url, timeout=30) as client:  # and it still serves
+        assert client.get("/api/stats", params={"session": "after"}).status_code == 200
+
+
 def test_answers_for_tasks_never_served_are_stored_once(live: Live) -> None:
     # Prodigy-style: a well-formed answer is an answer, served or not (the database then
     # counts that task as answered); a retry stores nothing.
