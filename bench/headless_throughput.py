@@ -7,7 +7,8 @@ Run: python bench/headless_throughput.py [--lines 100000] [--big 1000000] [--rep
   hashes each task (recipe_runner.hashing) and inserts it with sqlite3 in transactions of
   `batch_size` rows. The loop writes into the same `answers` table (same indexes, same pragmas:
   WAL, synchronous=NORMAL), created beforehand; a second loop into a bare table with only the
-  unique key is shown for reference. Rounds alternate the runs; medians are reported.
+  unique key, and one with the engine's WAL checkpoint setting, are shown for reference. Rounds
+  alternate the runs; medians are reported.
   Target: engine / loop >= 0.75.
 - Memory: peak RSS of the same run on `--big` lines against `--lines` lines. Target <= 1.2x.
 """
@@ -49,6 +50,8 @@ start = time.perf_counter()
 con = sqlite3.connect(path)
 con.execute("PRAGMA journal_mode=WAL")
 con.execute("PRAGMA synchronous=NORMAL")
+if kind == "tuned":
+    con.execute("PRAGMA wal_autocheckpoint=10000")
 if kind == "bare":
     con.execute(
         "CREATE TABLE answers (id INTEGER PRIMARY KEY, dataset_id INTEGER, session_id TEXT,"
@@ -147,7 +150,7 @@ def run_loop(source: Path, lines: int, kind: str) -> tuple[float, float]:
     home = Path(tempfile.mkdtemp(prefix="rr-bench-"))
     db = home / "loop.db"
     try:
-        if kind == "same":
+        if kind in ("same", "tuned"):
             # The engine's own schema, created before the clock starts.
             sys.path.insert(0, str(REPO))
             from recipe_runner.db import Database
@@ -194,11 +197,11 @@ def main() -> None:
     opts = parser.parse_args()
 
     source = make_source(opts.lines)
-    runs: dict[str, list[tuple[float, float]]] = {"engine": [], "same": [], "bare": []}
+    runs: dict[str, list[tuple[float, float]]] = {"engine": [], "same": [], "tuned": [], "bare": []}
     for _ in range(opts.repeats):
         runs["engine"].append(run_engine(source, opts.lines))
-        runs["same"].append(run_loop(source, opts.lines, "same"))
-        runs["bare"].append(run_loop(source, opts.lines, "bare"))
+        for kind in ("same", "tuned", "bare"):
+            runs[kind].append(run_loop(source, opts.lines, kind))
 
     def rate(name: str, part: int) -> float:
         return opts.lines / statistics.median(r[part] for r in runs[name])
@@ -207,6 +210,7 @@ def main() -> None:
     ratio_wall = rates["engine"][0] / rates["same"][0]
     ratio_loop = rates["engine"][1] / rates["same"][1]
     ratio_bare = rates["engine"][0] / rates["bare"][0]
+    ratio_tuned = rates["engine"][0] / rates["tuned"][0]
     print(f"tasks/s (whole process, loop only): {json.dumps(rates)}")
     print(f"engine / loop: {ratio_wall:.2f} (whole process), {ratio_loop:.2f} (loops only)")
 
@@ -215,6 +219,8 @@ def main() -> None:
         "|---|---:|---:|",
         f"| `rr run --headless mark` | {rates['engine'][0]:,.0f} | {rates['engine'][1]:,.0f} |",
         f"| plain loop, same `answers` table | {rates['same'][0]:,.0f} | {rates['same'][1]:,.0f} |",
+        f"| plain loop, same table, checkpoint every 10,000 pages like the engine | "
+        f"{rates['tuned'][0]:,.0f} | {rates['tuned'][1]:,.0f} |",
         f"| plain loop, bare table | {rates['bare'][0]:,.0f} | {rates['bare'][1]:,.0f} |",
     ]
     body = [
@@ -227,25 +233,32 @@ def main() -> None:
         *table,
         "",
         f"**Throughput ratio (engine / plain loop, same table): {ratio_wall:.2f} whole process, "
-        f"{ratio_loop:.2f} loops only** (target >= 0.75). Against the bare table: "
+        f"{ratio_loop:.2f} loops only** (target >= 0.75). Whole process against the loop "
+        f"with the engine's checkpoint setting: {ratio_tuned:.2f}; against the bare table: "
         f"{ratio_bare:.2f}.",
+        "",
+        "The engine saves each batch in one transaction, committed before the batch is "
+        "acknowledged, like the loop; on this path it adds the dedup look-up per batch, the "
+        "answer checks, exact-float JSON and counting the source's lines before the first task "
+        "(so progress is a percentage). Commits and WAL checkpoints dominate both: the figures "
+        "move with the disk and the machine's load, so compare ratios from the same run.",
     ]
-    if not opts.no_memory:
-        big = make_source(opts.big)
-        small_kb = peak_rss_kb(source)
-        big_kb = peak_rss_kb(big)
-        mem_ratio = big_kb / small_kb
-        print(f"peak RSS: {small_kb} kB ({opts.lines} lines), {big_kb} kB ({opts.big} lines)")
-        body += [
-            "",
-            f"Peak RSS of the run: {small_kb / 1024:.1f} MiB on {opts.lines:,} lines, "
-            f"{big_kb / 1024:.1f} MiB on {opts.big:,} lines: **{mem_ratio:.2f}x** "
-            "(target <= 1.2x).",
-        ]
-
     from results import write_section
 
     write_section("Headless throughput", "\n".join(body))
+    if opts.no_memory:
+        return
+    big = make_source(opts.big)
+    small_kb = peak_rss_kb(source)
+    big_kb = peak_rss_kb(big)
+    mem_ratio = big_kb / small_kb
+    print(f"peak RSS: {small_kb} kB ({opts.lines} lines), {big_kb} kB ({opts.big} lines)")
+    memory = (
+        f"Peak RSS of `rr run --headless mark` (answer accept, into SQLite): "
+        f"{small_kb / 1024:.1f} MiB on {opts.lines:,} lines, {big_kb / 1024:.1f} MiB on "
+        f"{opts.big:,} lines: **{mem_ratio:.2f}x** (target <= 1.2x)."
+    )
+    write_section("Headless memory", memory)
 
 
 if __name__ == "__main__":
