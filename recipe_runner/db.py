@@ -28,7 +28,8 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 
 from .config import Config, rr_home
 from .errors import ConfigError, DatasetError
@@ -363,4 +364,14 @@ def connect(config: Config | None = None) -> Database:
     except ImportError as err:
         raise ConfigError(
             f"Can't open {url.split(':')[0]}: {err}. Install recipe-runner[postgresql]."
+        ) from None
+    except (OSError, DBAPIError) as err:
+        # A folder that can't be made, a server that does not answer, a refused login: the
+        # user's to fix, told in one line (the URL without its password).
+        reason = err.orig if isinstance(err, DBAPIError) else (err.strerror or err)
+        first = str(reason).strip().splitlines()[0] if str(reason).strip() else type(err).__name__
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise ConfigError(
+            f"Can't open the database '{shown}': {first}. Check RR_HOME, the config's "
+            "db and db_settings, or RR_DB_URL."
         ) from None

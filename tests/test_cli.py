@@ -342,6 +342,12 @@ def user_errors(tmp: Path) -> list[tuple[list[str], dict[str, str], str]]:
         ([*head, "textcat.manual", "ds", str(NEWS)], {}, "textcat.manual needs --label"),
         (["db-in", "ds", str(tmp / "missing.jsonl")], {}, "Can't find the source file"),
         (["db-out", "never-made"], {}, "Can't find dataset 'never-made'"),
+        (["stats"], {"RR_HOME": str(tmp / "recipes.py" / "home")}, "Can't open the database"),
+        (
+            ["stats"],
+            {"RR_DB_URL": "postgresql://postgres:secret@127.0.0.1:1/none"},
+            "Can't open the database 'postgresql+psycopg://postgres:***@127.0.0.1:1/none'",
+        ),
     ]
 
 
