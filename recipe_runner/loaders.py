@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import srsly
+
 from .errors import SourceError
 
 Task = dict[str, Any]
@@ -331,7 +333,36 @@ def _count_records(path: Path, kind: str, skip_invalid: bool = False) -> int:
     with path.open("rb") as file:
         if kind == "csv":
             return sum(1 for _ in _read_csv(file, str(path), scratch))
-        return sum(1 for _ in _read_lines(file, str(path), kind, scratch))
+        return _check_lines(file, str(path), kind, skip_invalid)
+
+
+def _check_lines(file: Any, where: str, kind: str, skip_invalid: bool) -> int:
+    """The lines `_read_lines` would yield tasks for, counted. A line is checked first with
+    ujson, several times faster than the standard library; only a line it refuses goes to the
+    parser the tasks are read with, which has the last word and words the error."""
+    count = 0
+    for lineno, raw in _raw_lines(file, where):
+        try:
+            if isinstance(raw, SourceError):
+                raise raw
+            text = _decode(raw, where, lineno)
+            if not text.strip():
+                continue
+            if kind == "jsonl" and not _quick_object(text):
+                _parse_json_line(text, where, lineno)
+        except SourceError:
+            if not skip_invalid:
+                raise
+            continue
+        count += 1
+    return count
+
+
+def _quick_object(text: str) -> bool:
+    try:
+        return isinstance(srsly.json_loads(text), dict)
+    except (ValueError, OverflowError):
+        return False
 
 
 def _count_json(path: Path) -> int:
