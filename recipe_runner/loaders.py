@@ -10,8 +10,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import srsly
-
 from .errors import SourceError
 
 Task = dict[str, Any]
@@ -359,6 +357,10 @@ def _check_lines(file: Any, where: str, kind: str, skip_invalid: bool) -> int:
 
 
 def _quick_object(text: str) -> bool:
+    # Imported here: plugins import this module at load time, and srsly (numpy with it) would
+    # add a tenth of a second to `rr recipes`.
+    import srsly
+
     try:
         return isinstance(srsly.json_loads(text), dict)
     except (ValueError, OverflowError):

@@ -37,7 +37,12 @@ def export_answers(dataset: str, path: Path | None) -> int:
             raise SourceError(
                 f"Can't write '{target}': the folder '{target.parent}' doesn't exist."
             )
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        if target.is_dir():
+            raise SourceError(f"Can't write '{target}': it is a folder. Give a file name.")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        except OSError as err:
+            raise SourceError(f"Can't write '{target}': {err.strerror or err}.") from None
         count = 0
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -45,6 +50,9 @@ def export_answers(dataset: str, path: Path | None) -> int:
                     out.write(dump_json(answer) + "\n")
                     count += 1
             os.replace(tmp, target)
+        except OSError as err:
+            Path(tmp).unlink(missing_ok=True)
+            raise SourceError(f"Can't write '{target}': {err.strerror or err}.") from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -342,6 +342,8 @@ def user_errors(tmp: Path) -> list[tuple[list[str], dict[str, str], str]]:
         ([*head, "textcat.manual", "ds", str(NEWS)], {}, "textcat.manual needs --label"),
         (["db-in", "ds", str(tmp / "missing.jsonl")], {}, "Can't find the source file"),
         (["db-out", "never-made"], {}, "Can't find dataset 'never-made'"),
+        (["db-out", "news", str(tmp)], {}, "it is a folder"),
+        (["db-out", "news", "/proc/out.jsonl"], {}, "Can't write '/proc/out.jsonl'"),
         (["stats"], {"RR_HOME": str(tmp / "recipes.py" / "home")}, "Can't open the database"),
         (
             ["stats"],
@@ -360,6 +362,7 @@ def visible_lines(err: str) -> list[str]:
 def test_every_user_error_is_one_line(
     rr: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert rr("db-in", "news", str(NEWS)).code == 0
     for args, env, message in user_errors(tmp_path):
         with monkeypatch.context() as patch:
             for key, value in env.items():
