@@ -72,17 +72,24 @@ def test_a_killed_headless_run_continues_where_it_stopped(
         str(source),
     ]
     killed_at = []
-    for _ in range(2):  # two crashes
+    for crash in range(2):
         before = answers.count()
-        proc = subprocess.Popen(
-            command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        log = tmp_path / f"run{crash}.log"
+        with log.open("w") as err:
+            proc = subprocess.Popen(
+                command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err
+            )
         try:
             # Kill it mid-way: once it has saved a good share of what is left.
-            wait_until(lambda b=before: answers.count() >= b + 1500, 120, "answers to arrive")
+            wait_until(
+                lambda b=before, p=proc: answers.count() >= b + 1500 or p.poll() is not None,
+                240,
+                "answers to arrive",
+            )
         finally:
             proc.kill()
             proc.wait(timeout=30)
+        assert proc.returncode == -9, log.read_text()  # killed, not ended by itself
         killed_at.append(answers.count())
     assert killed_at[0] < killed_at[1] < TASKS  # both runs were stopped half-way
     done = subprocess.run(
