@@ -26,13 +26,21 @@ HERE = Path(__file__).resolve().parent
 WNUT = HERE.parent / "data" / "ner" / "wnut17"
 
 
+def _sentences(path: Path) -> list[list[list[str]]]:
+    """The rows of each sentence; a line of nothing but white space ends a sentence."""
+    out: list[list[list[str]]] = [[]]
+    for line in path.read_text(encoding="utf-8").split("\n"):
+        if line.strip():
+            out[-1].append(line.split("\t"))
+        elif out[-1]:
+            out.append([])
+    return [rows for rows in out if rows]
+
+
 def read_conll(path: Path) -> list[dict[str, Any]]:
     """`token<TAB>BIO-tag` sentences as ner_manual answers: text (tokens joined by spaces)."""
     tasks = []
-    for block in path.read_text(encoding="utf-8").split("\n\n"):
-        rows = [line.split("\t") for line in block.split("\n") if line.strip()]
-        if not rows:
-            continue
+    for rows in _sentences(path):
         text, spans, pos = "", [], 0
         current: dict[str, Any] | None = None
         for token, tag in ((r[0], r[-1].strip()) for r in rows):
@@ -57,11 +65,11 @@ def texts(n: int) -> list[str]:
         for t in read_conll(WNUT / name)
     ]
     out: dict[str, None] = {}
-    i = 0
-    while len(out) < n:
-        first, second = sentences[i % len(sentences)], sentences[(i * 7 + 3) % len(sentences)]
-        out.setdefault(f"{first} {second}", None)
-        i += 1
+    for offset in range(1, len(sentences)):
+        for i, first in enumerate(sentences):
+            out.setdefault(f"{first} {sentences[(i + offset) % len(sentences)]}", None)
+            if len(out) >= n:
+                return list(out)
     return list(out)
 
 

@@ -215,6 +215,18 @@ def test_ner_correct_headless_preannotates_with_labels(ner_model: Path, wnut: Pa
     )
     assert summary.counts == {"accept": 120, "reject": 0, "ignore": 0}
     assert summary.progress == 1.0
+    # corrected from the gold spans, learning from each batch
+    learned = run_headless(
+        "ner.correct",
+        "fixed",
+        str(ner_model),
+        str(wnut),
+        update=True,
+        answer=f"gold:{wnut}",
+        show_progress=False,
+    )
+    assert learned.counts["accept"] == 120
+    assert learned.progress is not None and 0.0 <= learned.progress <= 1.0
 
 
 def test_ner_correct_without_an_entity_recognizer_is_a_clear_error(wnut: Path) -> None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 Task = dict[str, Any]
 TEXTCAT_NAMES = ("textcat", "textcat_multilabel")
+SHARED = ("tok2vec", "transformer")  # embedding components other components may listen to
 SCORE_BATCH = 32  # texts scored per nlp.pipe call: small, so scores come from a recent model
 LEARN_RATE = 0.02  # online learning from batches of 10 needs bigger steps than Adam's default
 REPLAY = 40  # earlier answers mixed into each update, so one batch does not pull the model around
@@ -104,7 +105,7 @@ class TextcatModel:
         return [Example.from_dict(doc, {"cats": dict.fromkeys(self.labels, 0.0)})]
 
     def _others(self) -> list[str]:
-        return [name for name in self.nlp.pipe_names if name != self.name]
+        return _but(self.nlp, self.name)
 
     def predict(self, texts: list[str], batch_size: int = SCORE_BATCH) -> list[dict[str, float]]:
         """The label scores of each text, through nlp.pipe (other components left out)."""
@@ -168,7 +169,9 @@ def _train(nlp: Language, name: str, examples: list[Example], learner: Learner) 
 
 
 def _but(nlp: Language, name: str) -> list[str]:
-    return [other for other in nlp.pipe_names if other != name]
+    """The components to leave out when only `name` should run or learn; a shared embedding
+    layer stays in, since `name` may listen to it."""
+    return [other for other in nlp.pipe_names if other != name and other not in SHARED]
 
 
 def _unit(value: float) -> float:

@@ -13,7 +13,7 @@ from recipe_runner.loaders import Stream, get_stream
 from recipe_runner.models import tokens_of
 from recipe_runner.sorters import ALGORITHMS, prefer_uncertain
 
-from .model import SCORE_BATCH, batches, open_pipeline, require_labels
+from .model import SCORE_BATCH, _but, batches, open_pipeline, require_labels
 from .spans import EntityModel, SpanModel
 from .textcat import Dataset, Label, Loader, Model, Source
 
@@ -46,7 +46,7 @@ def ner_correct(
     nlp = open_pipeline(spacy_model)
     model = EntityModel(nlp, label, add=update)
     # Only what the entities need runs: a text classifier in the same pipeline stays idle.
-    idle = [n for n in nlp.pipe_names if n not in ("ner", "tok2vec", "transformer")]
+    idle = _but(nlp, "ner")
 
     def annotate(tasks: Iterator[Task]) -> Iterator[Task]:
         pairs = ((task.get("text", ""), task) for task in tasks)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from recipe_runner.errors import RecipeRunnerError
 from recipe_runner.models import tokens_of
 
-from .model import STEPS, Learner, _but, _unit, learnable
+from .model import SHARED, STEPS, Learner, _but, _unit, learnable
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -61,7 +61,8 @@ class SpanModel:
         return Example.from_dict(doc, {"spans": {"sc": [(0, 2, self.labels[0])]}})
 
     def tokenize(self, texts: list[str]) -> list[Doc]:
-        return list(self.nlp.pipe(texts, batch_size=64, disable=list(self.nlp.pipe_names)))
+        idle = [name for name in self.nlp.pipe_names if name not in SHARED]
+        return list(self.nlp.pipe(texts, batch_size=64, disable=idle))
 
     def suggest(
         self, docs: list[Doc], per_text: int
