@@ -52,6 +52,9 @@ claims = Table(
 )
 
 
+CLAIM_KEYS = ("dataset_id", "scope", "task_hash", "session_id", "claimed_at", "content")
+
+
 class ClaimStore(Protocol):
     def claim(self, scope: str, session: str, tasks: list[Task], timeout: float) -> list[Task]:
         """Claim tasks for `session`; those it now holds that it did not hold before."""
@@ -150,6 +153,14 @@ class DatabaseClaims:
         self._oldest = select(func.min(claims.c.claimed_at)).where(
             claims.c.dataset_id == self.dataset_id, claims.c.scope == bindparam("scope")
         )
+        # On SQLite the insert and the delete of every batch run on the driver, compiled once
+        # (see sqlite_fast.py); anything less common goes through SQLAlchemy as above.
+        self._fast = db._fast
+        self._fast_insert, self._fast_order = "", list(CLAIM_KEYS)
+        if self._fast is not None:
+            compiled = self._insert.compile(dialect=db.engine.dialect, column_keys=self._fast_order)
+            self._fast_insert = str(compiled)
+            self._fast_order = list(compiled.positiontup or ())
         # (scope, timeout) -> a time before which no claim in the scope can have expired.
         self._quiet_until: dict[tuple[str, float], float] = {}
         self._release = delete(claims).where(
@@ -174,6 +185,10 @@ class DatabaseClaims:
             for t in tasks
         ]
         by_hash = {t["_task_hash"]: t for t in tasks}
+        if self._fast is not None and len(by_hash) == len(rows):
+            params = [tuple(row[key] for key in self._fast_order) for row in rows]
+            if self._fast.write(self._fast_insert, params, expect=len(params)):
+                return list(by_hash.values())  # all new: the common case
         with self.db.engine.begin() as conn:
             inserted = conn.execute(self._claim, rows)
             won = {int(h) for h in inserted.scalars()}
@@ -240,6 +255,13 @@ class DatabaseClaims:
     def release(self, scope: str, hashes: Iterable[int]) -> None:
         wanted = list(hashes)
         if not wanted:
+            return
+        if self._fast is not None:
+            marks = ",".join("?" * len(wanted))
+            sql = (
+                f"DELETE FROM claims WHERE dataset_id = ? AND scope = ? AND task_hash IN ({marks})"
+            )
+            self._fast.write(sql, [(self.dataset_id, scope, *wanted)])
             return
         with self.db.engine.begin() as conn:
             conn.execute(self._release, {"scope": scope, "hashes": wanted})

@@ -87,6 +87,25 @@ class FastSQLite:
             finally:
                 cursor.close()
 
+    def write(self, sql: str, params: list[tuple[Any, ...]], expect: int | None = None) -> bool:
+        """Run `sql` once per tuple of `params` in one transaction and commit; with `expect`,
+        roll back instead (and return False) unless exactly that many rows changed."""
+        with self._lock:
+            conn = self._connection()
+            cursor = conn.cursor()
+            try:
+                cursor.executemany(sql, params)
+                if expect is not None and cursor.rowcount != expect:
+                    conn.rollback()
+                    return False
+                conn.commit()
+                return True
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                cursor.close()
+
 
 def _marks(n: int) -> str:
     return ",".join("?" * n)
