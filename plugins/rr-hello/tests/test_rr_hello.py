@@ -14,7 +14,10 @@ import srsly
 from recipe_runner import run_headless
 from recipe_runner.plugins import load_plugins
 
-rr_hello = pytest.importorskip("rr_hello", reason="install it with: pip install ./plugins/rr-hello")
+try:
+    import rr_hello
+except ImportError:  # a failure, not a skip: the plugin must be found as a user would find it
+    pytest.fail("rr-hello is not installed: pip install ./plugins/rr-hello", pytrace=False)
 
 TEXTS = ["Hello there", "The weather is bad", "hi, how are you?", "Quarterly report"]
 
