@@ -165,6 +165,6 @@ def _advance(
         if eta is not None and progress < 1:
             postfix += f", ETA {eta:.0f}s"
         bar.set_postfix_str(postfix, refresh=False)
-        bar.refresh() if progress >= 1 else bar.update(0)
+        bar.update(0)  # redraws within mininterval; close() draws the final state once
     else:
         bar.update(saved - bar.n)
