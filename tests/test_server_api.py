@@ -332,3 +332,17 @@ def test_the_page_and_its_static_files_are_served(news: LiveServer) -> None:
     assert "http" not in "".join(
         line for p in static.glob("*.html") for line in p.read_text().splitlines() if "src=" in line
     ), "the page loads nothing from another origin"
+
+
+def test_a_recipe_without_a_dataset_serves_and_takes_answers_saving_nothing() -> None:
+    @recipe("nosave")
+    def nosave() -> dict[str, Any]:
+        return {"dataset": None, "stream": [{"text": f"n{i}"} for i in range(3)], "view_id": "text"}
+
+    with live_server(nosave) as server:
+        assert get(server, "/api/project")["dataset"] is None
+        batch = get(server, "/api/questions", session="x")
+        assert batch["session"] == "x" and len(batch["tasks"]) == 3
+        reply = post(server, {"session": "x", "answers": answered(batch["tasks"])}).json()
+        assert reply["saved"] == 3 and reply["progress"] == 1.0
+        assert server.controller.db is None
