@@ -3,6 +3,8 @@
 A claim keeps a task with the session it was served to, so that it is served again to that session
 after a reload, to nobody else meanwhile, and to anyone once it is older than `claim_timeout`.
 The scope is "" when every task goes to one session, or the session id with `feed_overlap`.
+A claim is keyed by the task hash, or by the input hash when tasks are told apart by their input
+(`exclude_by: "input"`): then two tasks of one text are never out at once.
 """
 
 from __future__ import annotations
@@ -82,14 +84,15 @@ class _Claim:
 class MemoryClaims:
     """Claims for a single process. Holds only served, unanswered tasks."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: str = "_task_hash") -> None:
+        self.key = key
         self._claims: dict[tuple[str, int], _Claim] = {}
 
     def claim(self, scope: str, session: str, tasks: list[Task], timeout: float) -> list[Task]:
         now = time.time()
         won = []
         for task in tasks:
-            key = (scope, task["_task_hash"])
+            key = (scope, task[self.key])
             held = self._claims.get(key)
             if held is None or (held.session != session and now - held.claimed_at > timeout):
                 self._claims[key] = _Claim(session, now, task)
@@ -130,8 +133,9 @@ class DatabaseClaims:
     claims nothing. An expired claim changes hands with an UPDATE guarded by its old timestamp.
     """
 
-    def __init__(self, db: Database, dataset: str) -> None:
+    def __init__(self, db: Database, dataset: str, key: str = "_task_hash") -> None:
         self.db = db
+        self.key = key  # stored in the column task_hash
         dataset_id = db.dataset_id(dataset, create=True)
         assert dataset_id is not None
         self.dataset_id = dataset_id
@@ -177,14 +181,14 @@ class DatabaseClaims:
             {
                 "dataset_id": self.dataset_id,
                 "scope": scope,
-                "task_hash": t["_task_hash"],
+                "task_hash": t[self.key],
                 "session_id": session,
                 "claimed_at": now,
                 "content": srsly.json_dumps(t),
             }
             for t in tasks
         ]
-        by_hash = {t["_task_hash"]: t for t in tasks}
+        by_hash = {t[self.key]: t for t in tasks}
         if self._fast is not None and len(by_hash) == len(rows):
             params = [tuple(row[key] for key in self._fast_order) for row in rows]
             if self._fast.write(self._fast_insert, params, expect=len(params)):

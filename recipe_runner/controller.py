@@ -110,12 +110,14 @@ class Controller:
         self._closed = False
         self._dedup_ids: list[int] = []
         self._exclude_ids: list[int] = []
-        self.claims: ClaimStore = MemoryClaims()
+        # Claims use the dedup key: with exclude_by "input", one text is out once at a time.
+        claim_key = INPUT_HASH if self.exclude_by == "input" else TASK_HASH
+        self.claims: ClaimStore = MemoryClaims(claim_key)
         if self.db is not None and self.dataset is not None:
             check_name(self.dataset)
             self.db.dataset_id(self.dataset, create=True)
             if shared_claims:
-                self.claims = DatabaseClaims(self.db, self.dataset)
+                self.claims = DatabaseClaims(self.db, self.dataset, claim_key)
         self._check_exclude()
 
     # lifecycle ------------------------------------------------------------------------------
@@ -186,7 +188,7 @@ class Controller:
             return tasks
         done = self._answered(scope, [self._key(t) for t in tasks])
         if done:
-            self.claims.release(scope, [t[TASK_HASH] for t in tasks if self._key(t) in done])
+            self.claims.release(scope, [self._key(t) for t in tasks if self._key(t) in done])
         return [t for t in tasks if self._key(t) not in done]
 
     def _answered(self, scope: str, keys: list[int]) -> set[int]:
@@ -296,7 +298,7 @@ class Controller:
                         f"Recipe '{self.recipe}': before_db must return the list of answers."
                     )
             new = self._save(to_save)
-            self.claims.release(scope, [a[TASK_HASH] for a in valid])
+            self.claims.release(scope, [self._key(a) for a in valid])
             for row_session, verdict in new:
                 counts = self._dataset_counts.setdefault(row_session, empty_counts())
                 counts[verdict] = counts.get(verdict, 0) + 1

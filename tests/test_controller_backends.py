@@ -131,6 +131,23 @@ def test_exclude_by_input_skips_other_labels_of_an_answered_text(
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["memory-claims", "db-claims"])
+def test_exclude_by_input_never_has_one_text_out_twice(opened: Opened, shared: bool) -> None:
+    # Small batches, nothing answered yet: the other labels of a text still waiting for its
+    # answer are not served meanwhile, to this session or another.
+    stream = [{"text": f"t{i}", "label": label} for label in ("A", "B") for i in range(5)]
+    ctrl = opened.controller(stream, shared=shared, exclude_by="input", batch_size=2)
+    held: dict[str, list[Task]] = {"ds-a": [], "ds-b": []}
+    for session in ("ds-a", "ds-b") * 4:
+        held[session] += ctrl.get_questions(session)
+    out = held["ds-a"] + held["ds-b"]
+    assert sorted(t["text"] for t in out) == [f"t{i}" for i in range(5)]
+    for session, tasks in held.items():
+        answer_all(ctrl, session, tasks)
+    assert ctrl.get_questions("ds-a") == [] and ctrl.get_questions("ds-b") == []
+    assert len(stored(opened.db())) == 5
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["memory-claims", "db-claims"])
 def test_unanswered_tasks_stay_with_their_session_until_the_claim_expires(
     opened: Opened, shared: bool
 ) -> None:
