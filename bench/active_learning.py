@@ -139,7 +139,7 @@ def plot(results: dict[str, list[dict[str, Any]]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     colours = {"uncertain": "tab:blue", "source": "tab:orange"}
-    names = {"uncertain": "prefer_uncertain (ema)", "source": "random order"}
+    names = {"uncertain": "prefer_uncertain (pool)", "source": "random order"}
     for order, runs in results.items():
         for run in runs:
             xs, ys = zip(*run["curve"], strict=True)
