@@ -127,9 +127,13 @@ def ner_doc(nlp: Language, text: str, info: dict[str, Any]) -> Doc:
         taken.update(range(span.start, span.end))
         ents.append(span)
     outside = []
-    for start, end, _ in info["reject"]:
+    for start, end, _ in sorted(set(info["reject"])):
         span = doc.char_span(start, end, alignment_mode="expand")
-        if span is not None and not taken & set(range(span.start, span.end)):
+        if span is None or not len(span):
+            continue
+        tokens = set(range(span.start, span.end))
+        if not taken & tokens:  # spaCy wants each token in one span at most
+            taken.update(tokens)
             outside.append(span)
     doc.set_ents(ents, outside=outside, default="outside" if info["complete"] else "missing")
     return doc

@@ -123,3 +123,30 @@ def test_train_errors_are_clear(tmp_path: Path) -> None:
         train_textcat("nope", tmp_path / "m")
     result = CliRunner().invoke(app, ["train", "parser", "x", str(tmp_path)])
     assert result.exit_code != 0
+
+
+def test_rr_train_ner_from_binary_ner_teach_answers(tmp_path: Path) -> None:
+    from recipe_runner import run_headless
+
+    source = tmp_path / "wnut.jsonl"
+    srsly.write_jsonl(source, wnut_dev(60))
+    summary = run_headless(
+        "ner.teach",
+        "binary",
+        "blank:en",
+        str(source),
+        label=["person", "location"],
+        answer=f"gold:{source}",
+        show_progress=False,
+    )
+    assert summary.counts["reject"] > 0
+    out = tmp_path / "from_binary"
+    result = CliRunner().invoke(app, ["train", "ner", "binary", str(out), "--n-iter", "2"])
+    # a blank model's suggestions are mostly wrong: with no accepted span there is nothing to
+    # learn, which is a clear error; with some, a pipeline that loads and runs
+    if summary.counts["accept"] == 0:
+        assert "no accepted spans" in str(result.exception)
+        return
+    assert result.exit_code == 0, result.output
+    doc = spacy.load(out)("Paris is in France")
+    assert isinstance(doc.ents, tuple)
