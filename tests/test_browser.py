@@ -306,6 +306,23 @@ def test_choice_options_by_number_keys(open_page: Any, tmp_path: Path) -> None:
     assert {r["text"]: r["accept"] for r in rows} == {"t0": ["A", "C"], "t1": ["C"]}
 
 
+def test_single_choice_keeps_one_option(open_page: Any, tmp_path: Path) -> None:
+    from rr_core_recipes import textcat_manual
+
+    source = tmp_path / "one.jsonl"
+    source.write_text(json.dumps({"text": "only"}) + "\n")
+    kwargs = {"dataset": "one", "source": str(source), "label": ["A", "B"], "exclusive": True}
+    with live_server(textcat_manual, kwargs) as server:
+        page = open_page(server)
+        page.keyboard.press("1")
+        page.click(".option:nth-child(2)")
+        assert page.locator(".option.selected").count() == 1
+        page.keyboard.press("a")
+        page.keyboard.press("Control+s")
+        rows = wait_for_rows(server, 1)
+    assert rows[0]["accept"] == ["B"]
+
+
 @recipe("hostile")
 def hostile() -> dict[str, Any]:
     return {
