@@ -10,7 +10,8 @@ from dataclasses import dataclass
 MIN_POINTS = 5  # loss points needed before the regression says anything
 FLAT_POINTS = 10  # points needed before a loss that is not falling counts as "done"
 WINDOW = 200  # points fitted at most (the most recent), to bound the cost per batch
-DONE = 0.05  # the curve has flattened when 95% of its fitted drop is behind
+DONE = 0.01  # the curve has flattened when 99% of its fitted drop is behind
+CONFIRM = 5  # batches the curve must stay flat past that point before progress says 1
 GRID = 48  # time constants tried
 MIN_TAU_STEPS = 3  # the shortest time constant fitted, in batches
 
@@ -33,13 +34,16 @@ class LossFit:
     tau: float
     first: float  # answers at the first point fitted
     last: float  # answers at the last point
+    step: float = 0.0  # mean answers between two points (a batch)
 
     def end(self) -> float | None:
         """Answers at which the loss reaches zero, or the curve flattens, whichever is first;
-        None when the loss is not falling."""
+        None when the loss is not falling. A flattening counts once the curve has stayed flat
+        for CONFIRM more batches: a model's loss often drops fast on its first batches, and one
+        early fit must not say "done" for good."""
         if self.drop <= 0:
             return None
-        flat = self.first + self.tau * math.log(1 / DONE)
+        flat = self.first + self.tau * math.log(1 / DONE) + CONFIRM * self.step
         if self.floor < 0:
             zero = self.first + self.tau * math.log(self.drop / -self.floor)
             return max(min(flat, zero), 1e-9)
@@ -87,7 +91,7 @@ def fit_losses(points: list[tuple[int, float]]) -> LossFit | None:
     refined = _fit_tau(xs, ys, math.exp((lo + hi) / 2))
     if refined is not None and refined[0] <= sse:
         sse, floor, drop, tau = refined
-    return LossFit(floor, drop, tau, xs[0], xs[-1])
+    return LossFit(floor, drop, tau, xs[0], xs[-1], span / (len(xs) - 1))
 
 
 def _fit_tau(

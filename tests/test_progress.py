@@ -9,6 +9,7 @@ import random
 import pytest
 
 from recipe_runner.progress import (
+    CONFIRM,
     MIN_POINTS,
     RateMeter,
     estimate_from_losses,
@@ -36,9 +37,10 @@ def test_linear_loss_reaching_zero_at_a_known_point() -> None:
 
 
 def test_exponential_decay_to_a_floor_flattens_at_a_known_point() -> None:
-    # 95% of the drop from the first point (n=10) is behind at n = 10 + 60 ln 20 = 189.7
+    # 99% of the drop from the first point (n=10) is behind at n = 10 + 60 ln 100 = 286.3,
+    # confirmed by CONFIRM more batches of 10 answers
     decay = lambda n: 0.1 + 2.0 * math.exp(-n / 60)  # noqa: E731
-    end = 10 + 60 * math.log(20)
+    end = 10 + 60 * math.log(100) + CONFIRM * 10
     fit = fit_losses(curve(decay, 120))
     assert fit is not None and fit.tau == pytest.approx(60, rel=0.1)
     assert estimate_from_losses(curve(decay, 120)) == pytest.approx(120 / end, abs=0.04)
@@ -64,6 +66,15 @@ def test_monotone_on_decreasing_curves(func) -> None:  # type: ignore[no-untyped
     assert values[-1] > values[0]
 
 
+def test_an_early_drop_alone_does_not_say_done() -> None:
+    # the loss falls at once, then stays flat: done only after CONFIRM flat batches
+    points = [(10, 0.25), (20, 0.1), (30, 0.1), (40, 0.1), (50, 0.1), (60, 0.1)]
+    value = estimate_from_losses(points)
+    assert value is not None and value < 1.0
+    more = points + [(n, 0.1) for n in range(70, 260, 10)]
+    assert estimate_from_losses(more) == 1.0
+
+
 def test_flat_or_rising_loss_means_done_only_with_enough_points() -> None:
     flat = [(n, 0.3) for n in range(10, 10 * (MIN_POINTS + 1), 10)]
     assert estimate_from_losses(flat) is None
@@ -75,7 +86,7 @@ def test_noisy_decreasing_curve_gives_a_sane_estimate() -> None:
     rng = random.Random(0)
     points = curve(lambda n: max(0.0, 0.05 + 0.5 * math.exp(-n / 100) + rng.gauss(0, 0.02)), 200)
     value = estimate_from_losses(points)
-    end = 10 + 100 * math.log(20)
+    end = 10 + 100 * math.log(100) + CONFIRM * 10
     assert value is not None and value == pytest.approx(200 / end, abs=0.15)
 
 
