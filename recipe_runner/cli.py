@@ -255,16 +255,22 @@ def train_cli(
     ] = 0.2,
     n_iter: Annotated[int, typer.Option("--n-iter", help="Training epochs.")] = 10,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split and training.")] = 0,
+    spancat: Annotated[
+        bool, typer.Option("--spancat", help="ner: also train a span categorizer for ner.teach.")
+    ] = False,
 ) -> None:
     """Train a spaCy pipeline from a dataset (binary and manual answers), print its scores."""
     from .train import train_ner, train_textcat
 
-    trainers = {"textcat": train_textcat, "ner": train_ner}
-    if component not in trainers:
+    options: dict[str, Any] = {"base": base, "eval_split": eval_split, "n_iter": n_iter}
+    if component == "ner":
+        result = train_ner(dataset, output_dir, seed=seed, spancat=spancat, **options)
+    elif component == "textcat":
+        if spancat:
+            raise UsageError("--spancat goes with 'rr train ner'.")
+        result = train_textcat(dataset, output_dir, seed=seed, **options)
+    else:
         raise UsageError(f"'rr train' trains textcat or ner, not '{component}'.")
-    result = trainers[component](
-        dataset, output_dir, base=base, eval_split=eval_split, n_iter=n_iter, seed=seed
-    )
     for line in result.lines():
         typer.echo(line)
 

@@ -71,13 +71,23 @@ def test_rr_train_ner_from_manual_answers(tmp_path: Path) -> None:
     srsly.write_jsonl(source, wnut_dev(80))
     import_answers("ents", source)
     out = tmp_path / "ner"
-    result = CliRunner().invoke(app, ["train", "ner", "ents", str(out), "--n-iter", "2"])
+    result = CliRunner().invoke(
+        app, ["train", "ner", "ents", str(out), "--n-iter", "2", "--spancat"]
+    )
     assert result.exit_code == 0, result.output
-    assert "ents_f" in result.output
+    assert "ents_f" in result.output and "spans_sc_f" in result.output
     nlp = spacy.load(out)
-    assert "ner" in nlp.pipe_names
+    assert nlp.pipe_names == ["ner", "spancat"]
     doc = nlp("I saw Justin Bieber in London")
     assert all(ent.label_ in nlp.get_pipe("ner").labels for ent in doc.ents)
+    # the saved pipeline is a MODEL for ner.correct, and ner.teach scores with its spancat
+    from rr_spacy_recipes.ner import ner_correct, ner_teach
+
+    first = next(iter(ner_correct("c", str(out), str(source))["stream"]))
+    assert "spans" in first and "tokens" in first
+    teach = ner_teach("t", str(out), str(source), label=["person"])
+    assert teach["update"].__self__.nlp.pipe_names == ["ner", "spancat"]
+    assert 0.0 <= next(iter(teach["stream"]))["score"] <= 1.0
 
 
 def test_binary_span_answers_leave_the_rest_missing() -> None:
