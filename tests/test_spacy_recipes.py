@@ -209,6 +209,20 @@ def test_ner_correct_prefills_entities_and_learns(ner_model: Path, wnut: Path) -
     assert weights(update.__self__.nlp, "ner") != before
 
 
+def test_ner_correct_scores_entities_with_a_beam(ner_model: Path, wnut: Path) -> None:
+    tasks = take(ner_correct("s", str(ner_model), str(wnut), scores=True)["stream"], 40)
+    check_scores(tasks)
+    with_spans = [t for t in tasks if t["spans"]]
+    assert with_spans
+    for task in with_spans:
+        assert all(0.0 <= span["score"] <= 1.0 for span in task["spans"])
+        assert task["score"] == min(span["score"] for span in task["spans"])
+    plain = take(ner_correct("p", str(ner_model), str(wnut))["stream"], 40)
+    assert [t["spans"] for t in plain] == [
+        [{k: v for k, v in span.items() if k != "score"} for span in t["spans"]] for t in tasks
+    ]
+
+
 def test_ner_correct_headless_preannotates_with_labels(ner_model: Path, wnut: Path) -> None:
     summary = run_headless(
         "ner.correct", "pre", str(ner_model), str(wnut), label=["person"], show_progress=False

@@ -32,11 +32,16 @@ def ner_correct(
         int, typer.Option(help="Processes for nlp.pipe on large corpora (not with --update).")
     ] = 1,
     batch_size: Annotated[int, typer.Option(help="Texts per nlp.pipe batch.")] = 256,
+    scores: Annotated[
+        bool, typer.Option(help="Score each entity (a beam search: about twice the work).")
+    ] = False,
 ) -> dict[str, Any]:
     """Correct an entity recognizer: its entities come pre-filled for a person to fix.
 
     Headless with --answer accept, this pre-annotates a corpus: texts go through nlp.pipe in
-    batches (in several processes with --n-process) and the entities are saved as answers."""
+    batches (in several processes with --n-process) and the entities are saved as answers.
+    With --scores, each entity gets the probability the model gives it, and each task the
+    least of those, so a person can start with the texts the model is least sure of."""
     if n_process < 1:
         raise RecipeRunnerError("ner.correct: --n-process must be 1 or more.")
     if update and n_process > 1:
@@ -53,8 +58,14 @@ def ner_correct(
         docs = nlp.pipe(
             pairs, as_tuples=True, batch_size=batch_size, n_process=n_process, disable=idle
         )
-        for doc, task in docs:
-            yield model.annotate(task, doc)
+        if not scores:
+            for doc, task in docs:
+                yield model.annotate(task, doc)
+            return
+        for group in batches(docs, SCORE_BATCH):
+            probs = model.span_probs([doc.text for doc, _ in group])
+            for (doc, task), found in zip(group, probs, strict=True):
+                yield model.annotate(task, doc, found)
 
     return {
         "dataset": dataset,  # where the answers go

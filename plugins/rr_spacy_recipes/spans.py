@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 Task = dict[str, Any]
 SPANCAT = "spancat"
 SIZES = [1, 2, 3]  # span lengths (tokens) the categorizer considers
+BEAM_WIDTH = 8  # parses kept by the beam search that scores ner.correct's entities
 
 
 class SpanModel:
@@ -186,9 +187,14 @@ class EntityModel:
             pipe.initialize(lambda: [Example.from_dict(doc, {"entities": ["O", "O"]})], nlp=nlp)
         self.learner = Learner(nlp, seed, learn_rate=0.002, replay=10)
 
-    def annotate(self, task: Task, doc: Doc) -> Task:
+    def annotate(
+        self, task: Task, doc: Doc, probs: dict[tuple[int, int, str], float] | None = None
+    ) -> Task:
+        """The task with the doc's tokens and entities; with `probs` (from `span_probs`), each
+        span's `score` and the task's: its least sure span, or for a text without entities,
+        how sure the model is that it has none."""
         ents = [e for e in doc.ents if not self.labels or e.label_ in self.labels]
-        spans = [
+        spans: list[dict[str, Any]] = [
             {
                 "start": e.start_char,
                 "end": e.end_char,
@@ -198,7 +204,27 @@ class EntityModel:
             }
             for e in ents
         ]
-        return {**task, "tokens": tokens_of(doc), "spans": spans}
+        out = {**task, "tokens": tokens_of(doc), "spans": spans}
+        if probs is not None:
+            for span, ent in zip(spans, ents, strict=True):
+                span["score"] = _unit(probs.get((ent.start, ent.end, ent.label_), 0.0))
+            if spans:
+                score = min(span["score"] for span in spans)
+            else:
+                wanted = [p for (_, _, lab), p in probs.items() if lab in (self.labels or [lab])]
+                score = 1.0 - _unit(max(wanted, default=0.0))
+            meta = dict(task.get("meta") or {})
+            meta["score"] = round(score, 3)
+            out.update({"score": score, "meta": meta})
+        return out
+
+    def span_probs(self, texts: list[str]) -> list[dict[tuple[int, int, str], float]]:
+        """For each text, the probability of each (token start, token end, label) entity, from
+        a beam search with the same entity recognizer (spaCy's greedy search gives none)."""
+        ner: Any = self.nlp.get_pipe("ner")
+        docs = [self.nlp.make_doc(text) for text in texts]
+        beams = ner.beam_parse(docs, beam_width=BEAM_WIDTH)
+        return [dict(found) for found in ner.scored_ents(beams)]
 
     def update(self, answers: list[Task]) -> float | None:
         """Learn from accepted (corrected) texts; a rejected text says nothing about its spans."""
