@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,10 +91,13 @@ class Controller:
         target = config["total_examples_target"]
         self.total: int | None = target if target is not None else stream_length(self.stream)
         self._lock = threading.RLock()
-        self._iter: Iterator[Task] | None = None
-        self._exhausted = False
-        self._pending: deque[Task] = deque()  # read from the stream, not yet served (no overlap)
-        self._tape: list[Task] = []  # with feed_overlap every session reads every task
+        # How sessions read the stream. Without feed_overlap they share one reader. With it,
+        # each session reads a stream it can start again (a file, a list) on its own; a
+        # one-shot generator is read once into a tape that every session walks.
+        self._shared = _Reader(self.stream)
+        self._readers: dict[str, _Reader] = {}
+        self._reiterable = iter(self.stream) is not self.stream
+        self._tape: list[Task] = []
         self._cursors: dict[str, int] = {}
         self._known_sessions: set[str] = set()
         self._served_keys: set[tuple[str, int]] = set()  # dedup when there is no dataset to ask
@@ -221,27 +224,16 @@ class Controller:
     def _pull(self, session: str, n: int) -> list[Task]:
         """The next `n` tasks of the stream for `session`, with hashes, checked for their view."""
         if not self.overlap:
-            while len(self._pending) <= n and not self._exhausted:
-                self._read_one(self._pending)
-            return [self._pending.popleft() for _ in range(min(n, len(self._pending)))]
+            return self._shared.take(n, self._check_task)
+        if self._reiterable:
+            reader = self._readers.setdefault(session, _Reader(self.stream))
+            return reader.take(n, self._check_task)
         cursor = self._cursors.get(session, 0)
-        while len(self._tape) <= cursor + n and not self._exhausted:
-            self._read_one(self._tape)
+        while len(self._tape) < cursor + n and not self._shared.done:
+            self._tape.extend(self._shared.take(n, self._check_task))
         chunk = self._tape[cursor : cursor + n]
         self._cursors[session] = cursor + len(chunk)
         return chunk
-
-    def _read_one(self, into: Any) -> None:
-        # One task past what is needed is read ahead, so that the end of the stream is known as
-        # soon as its last task is served (progress reaches exactly 1.0 with the last answer).
-        if self._iter is None:
-            self._iter = iter(self.stream)
-        try:
-            task = next(self._iter)
-        except StopIteration:
-            self._exhausted = True
-            return
-        into.append(self._check_task(task))
 
     def _check_task(self, task: Any) -> Task:
         if not isinstance(task, dict):
@@ -264,7 +256,10 @@ class Controller:
 
     @property
     def exhausted(self) -> bool:
-        return self._exhausted
+        """The stream has been read to its end (by every session that started reading it)."""
+        if self.overlap and self._reiterable:
+            return bool(self._readers) and all(r.done for r in self._readers.values())
+        return self._shared.exhausted
 
     # taking answers -------------------------------------------------------------------------
     def receive_answers(self, session: str, answers: list[Any]) -> AnswerResult:
@@ -417,13 +412,15 @@ class Controller:
 
     def _finished(self, session: str) -> bool:
         """The stream is read to its end and every task served has been answered."""
-        if not self._exhausted:
-            return False
-        if self.overlap:
-            if self._cursors.get(session, 0) < len(self._tape):
+        if not self.overlap:
+            return self._shared.done and self.claims.count("") == 0
+        if self._reiterable:
+            reader = self._readers.get(session)
+            if reader is None or not reader.done:
                 return False
-            return self.claims.count(session, session) == 0
-        return not self._pending and self.claims.count("") == 0
+        elif not self._shared.done or self._cursors.get(session, 0) < len(self._tape):
+            return False
+        return self.claims.count(session, session) == 0
 
     def _check_exclude(self) -> None:
         if self.db is None:
@@ -440,3 +437,29 @@ class Controller:
                 )
             if found not in self._dedup_ids:
                 self._exclude_ids.append(found)
+
+
+class _Reader:
+    """One pass over the stream, one task read ahead so that its end is known as soon as its
+    last task is handed out (progress reaches exactly 1.0 with the last answer)."""
+
+    def __init__(self, stream: Iterable[Task]) -> None:
+        self._stream = stream
+        self._iterator: Iterator[Task] | None = None
+        self._pending: deque[Task] = deque()
+        self.exhausted = False
+
+    @property
+    def done(self) -> bool:
+        """Read to the end, and every task read handed out."""
+        return self.exhausted and not self._pending
+
+    def take(self, n: int, check: Callable[[Any], Task]) -> list[Task]:
+        if self._iterator is None:
+            self._iterator = iter(self._stream)
+        while len(self._pending) <= n and not self.exhausted:
+            try:
+                self._pending.append(check(next(self._iterator)))
+            except StopIteration:
+                self.exhausted = True
+        return [self._pending.popleft() for _ in range(min(n, len(self._pending)))]
