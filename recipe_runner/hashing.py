@@ -15,27 +15,48 @@ TASK_HASH = "_task_hash"
 _SHIFT = 64 - 53
 
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+# The string encoder `_dumps` itself uses (ensure_ascii=False), for the fast path below.
+_string = json.encoder.encode_basestring
+_blake2b = hashlib.blake2b
+
+
+def _encode_fields(fields: dict[str, Any]) -> str:
+    """Exactly `_dumps(fields)`, several times faster for the common case of string keys and
+    string values (the text of a task, its label), which are joined here without the encoder's
+    per-call set-up. Anything else goes to `_dumps`: stored datasets depend on these bytes."""
+    parts = []
+    for key in sorted(fields) if len(fields) > 1 else fields:
+        value = fields[key]
+        if type(key) is not str or type(value) is not str:
+            return _dumps(fields)
+        parts.append(f"{_string(key)}:{_string(value)}")
+    return "{" + ",".join(parts) + "}"
 
 
 def _digest(text: str) -> int:
-    raw = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+    raw = _blake2b(text.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(raw, "big") >> _SHIFT
 
 
 def input_hash(task: dict[str, Any], keys: Iterable[str] = INPUT_KEYS) -> int:
     """A hash of the task's input keys (text, html, image, input)."""
-    return _digest(_dumps({k: task[k] for k in keys if k in task}))
+    return _digest(_encode_fields({k: task[k] for k in keys if k in task}))
 
 
 def task_hash(task: dict[str, Any], in_hash: int, keys: Iterable[str] = TASK_KEYS) -> int:
     """A hash of the input hash plus the task keys (label, spans, options)."""
-    return _digest(_dumps([in_hash, {k: task[k] for k in keys if k in task}]))
+    fields = {k: task[k] for k in keys if k in task}
+    if type(in_hash) is not int:  # e.g. a bool, which JSON writes as true / false
+        return _digest(_dumps([in_hash, fields]))
+    # The text of `_dumps([in_hash, fields])`: an int is written as its repr.
+    return _digest(f"[{int.__repr__(in_hash)},{_encode_fields(fields)}]")
 
 
 def set_hashes(task: dict[str, Any], overwrite: bool = False) -> dict[str, Any]:
     """Set `_input_hash` and `_task_hash` in place, keeping hashes already present."""
-    if overwrite or not isinstance(task.get(INPUT_HASH), int):
-        task[INPUT_HASH] = input_hash(task)
+    in_hash = task.get(INPUT_HASH)
+    if overwrite or not isinstance(in_hash, int):
+        in_hash = task[INPUT_HASH] = input_hash(task)
     if overwrite or not isinstance(task.get(TASK_HASH), int):
-        task[TASK_HASH] = task_hash(task, task[INPUT_HASH])
+        task[TASK_HASH] = task_hash(task, in_hash)
     return task

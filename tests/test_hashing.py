@@ -96,3 +96,30 @@ def test_non_integer_hashes_are_replaced() -> None:
     task = set_hashes({"text": "Hello", "_input_hash": "abc", "_task_hash": None})
     assert task[INPUT_HASH] == input_hash({"text": "Hello"})
     assert isinstance(task[TASK_HASH], int)
+
+
+def test_fast_encoding_gives_the_bytes_of_the_json_encoder() -> None:
+    # Tasks of plain strings are encoded without the JSON encoder; the hashes must be those of
+    # the encoder's text, or stored datasets would no longer match their tasks.
+    from recipe_runner.hashing import _digest, _dumps
+
+    class Text(str):
+        pass
+
+    odd = 'é✓"\\\n\x00\x1f\u2028😀</'
+    tasks = [
+        {"text": odd, "label": odd},
+        {"html": "<b>x</b>", "text": "t", "input": "i", "image": "data:"},
+        {"text": Text("sub")},
+        {"text": 5, "label": None},
+        {"text": "t", "spans": [], "options": [{"id": 1}], "label": "L"},
+        {"input": {"a": [1.5, True]}, "label": odd},
+        {},
+    ]
+    for task in tasks:
+        fields = {k: task[k] for k in ("text", "html", "image", "input") if k in task}
+        expected = _digest(_dumps(fields))
+        assert input_hash(task) == expected
+        for in_hash in (expected, True, -7, 2**70):
+            labels = {k: task[k] for k in ("label", "spans", "options") if k in task}
+            assert task_hash(task, in_hash) == _digest(_dumps([in_hash, labels]))
