@@ -292,8 +292,7 @@ class Controller:
                     raise AnswerError(
                         f"Recipe '{self.recipe}': before_db must return the list of answers."
                     )
-            new = self._save(to_save)
-            self.claims.release(scope, [self._key(a) for a in valid])
+            new = self._save(to_save, scope, [self._key(a) for a in valid])
             for row_session, verdict in new:
                 counts = self._dataset_counts.setdefault(row_session, empty_counts())
                 counts[verdict] = counts.get(verdict, 0) + 1
@@ -352,10 +351,18 @@ class Controller:
         stored = self.db.answered_hashes([dataset_id], hashes, "task", session=session)
         return [a for a in answers if a[TASK_HASH] not in stored]
 
-    def _save(self, answers: list[Task]) -> list[tuple[str, str]]:
+    def _save(self, answers: list[Task], scope: str, keys: list[int]) -> list[tuple[str, str]]:
+        """Save the answers and release the claims on `keys`: claims in the database go in
+        the answers' transaction (one commit per batch, and never a release without its
+        answers)."""
+        if isinstance(self.claims, DatabaseClaims) and self.db is not None and self.dataset:
+            return self.db.save_answers(self.dataset, answers, (scope, keys))
         if self.db is None or self.dataset is None:
-            return [(a["_session_id"], a["answer"]) for a in answers]
-        return self.db.save_answers(self.dataset, answers)
+            new = [(a["_session_id"], a["answer"]) for a in answers]
+        else:
+            new = self.db.save_answers(self.dataset, answers)
+        self.claims.release(scope, keys)
+        return new
 
     # counts and progress --------------------------------------------------------------------
     def stats(self, session: str | None = None) -> dict[str, Counts]:

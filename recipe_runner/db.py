@@ -142,6 +142,13 @@ class Database:
             raise
         self._insert = _insert_ignoring_conflicts(self.engine)
         self._save_stmt = self._insert(answers).returning(answers.c.session_id, answers.c.answer)
+        from .claims import claims
+
+        self._release_stmt = delete(claims).where(
+            claims.c.dataset_id == bindparam("dataset"),
+            claims.c.scope == bindparam("scope"),
+            claims.c.task_hash.in_(bindparam("keys", expanding=True)),
+        )
         self._fast: Any = None
         if self.is_sqlite:
             from .sqlite_fast import FastSQLite
@@ -197,23 +204,43 @@ class Database:
         return int(removed or 0)
 
     # answers --------------------------------------------------------------------------------
-    def save_answers(self, dataset: str, batch: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    def save_answers(
+        self,
+        dataset: str,
+        batch: list[dict[str, Any]],
+        release: tuple[str, list[int]] | None = None,
+    ) -> list[tuple[str, str]]:
         """Store answers, each once per (dataset, session, task hash); (session, answer) of
-        those that were new. Committed before it returns."""
-        if not batch:
+        those that were new. With `release` (scope, keys), the claims of the dataset on those
+        keys are deleted in the same transaction. Committed before it returns."""
+        if not batch and not (release and release[1]):
             return []
         dataset_id = self.dataset_id(dataset, create=True)
         now = time.time()
         rows = [_answer_row(dataset_id, a, now) for a in batch]
         if self._fast is not None:  # the hot path of every batch: see sqlite_fast.py
-            new_rows = self._fast.insert(rows)
+            then = None
+            if release and release[1]:
+                scope, keys = release
+                marks = ",".join("?" * len(keys))
+                sql = (
+                    "DELETE FROM claims WHERE dataset_id = ? AND scope = ? "
+                    f"AND task_hash IN ({marks})"
+                )
+                then = (sql, (dataset_id, scope, *keys))
+            new_rows = self._fast.insert(rows, then)
             pairs = zip(rows, new_rows, strict=True)
             return [(r["session_id"], r["answer"]) for r, new in pairs if new]
         with self.engine.begin() as conn:
             # Many rows to one statement built once: SQLAlchemy compiles it once and sends the
             # rows as one multi-row INSERT, where `.values(rows)` is compiled anew every batch
             # (on PostgreSQL that halves the time of a batch of 10).
-            new = conn.execute(self._save_stmt, rows).all()
+            new = conn.execute(self._save_stmt, rows).all() if rows else []
+            if release and release[1]:
+                conn.execute(
+                    self._release_stmt,
+                    {"dataset": dataset_id, "scope": release[0], "keys": release[1]},
+                )
         return [(row[0], row[1]) for row in new]
 
     def import_answers(

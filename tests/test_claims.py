@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from recipe_runner.claims import ClaimStore, DatabaseClaims, MemoryClaims, claims
 from recipe_runner.db import Database
@@ -177,6 +179,32 @@ def test_claims_belong_to_their_dataset(two_dbs: tuple[Database, Database]) -> N
     assert len(DatabaseClaims(two_dbs[1], "two").claim("", "s", batch, 60)) == 3
     DatabaseClaims(two_dbs[1], "two").release("", hashes(batch))
     assert DatabaseClaims(two_dbs[0], "one").count("") == 3
+
+
+def test_saving_answers_releases_their_claims_in_the_same_transaction(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        store = DatabaseClaims(db, "ds")
+        batch = tasks(4)
+        store.claim("", "ds-a", batch, 60)
+        answers = [{**t, "answer": "accept", "_session_id": "ds-a"} for t in batch[:2]]
+        saved = db.save_answers("ds", answers, ("", hashes(batch[:2])))
+        assert saved == [("ds-a", "accept")] * 2
+        assert hashes(store.outstanding("", "ds-a")) == hashes(batch[2:])
+        # Saved again: nothing new, and the release still happens (a retried batch).
+        store.claim("", "ds-a", batch[:2], 60)
+        assert db.save_answers("ds", answers, ("", hashes(batch[:2]))) == []
+        assert store.count("", "ds-a") == 2
+        # An answer that can't be stored rolls the release back with it.
+        broken = [{**batch[2], "answer": "accept", "_session_id": "ds-a", "_task_hash": None}]
+        with pytest.raises((IntegrityError, sqlite3.IntegrityError)):
+            db.save_answers("ds", broken, ("", hashes(batch[2:])))
+        assert hashes(store.outstanding("", "ds-a")) == hashes(batch[2:])
+        # Only a release, when before_db kept none of the answers.
+        assert db.save_answers("ds", [], ("", hashes(batch[2:]))) == []
+        assert store.count("") == 0
+    finally:
+        db.close()
 
 
 def test_claims_outlive_the_process_that_made_them(db_url: str) -> None:
