@@ -346,3 +346,32 @@ def test_a_recipe_without_a_dataset_serves_and_takes_answers_saving_nothing() ->
         reply = post(server, {"session": "x", "answers": answered(batch["tasks"])}).json()
         assert reply["saved"] == 3 and reply["progress"] == 1.0
         assert server.controller.db is None
+
+
+def test_the_batch_endpoints_answer_alike_on_their_fast_path_and_through_fastapi(
+    news: LiveServer,
+) -> None:
+    # Plain query strings are answered before FastAPI's routing, others by FastAPI itself:
+    # both must give the same kind of reply.
+    fast = httpx.get(news.url + "/api/questions", params={"session": "a", "fresh": "true"})
+    routed = httpx.get(news.url + "/api/questions", params={"session": "b", "fresh": "yes"})
+    for response in (fast, routed):
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert "app;dur=" in response.headers["server-timing"]
+        assert set(response.json()) == {"tasks", "progress", "total", "session"}
+    assert fast.json()["session"] == "news-a" and routed.json()["session"] == "news-b"
+    twice = httpx.get(news.url + "/api/questions?session=c&session=d")
+    assert twice.status_code == 200 and twice.json()["session"] == "news-d"
+    assert httpx.get(news.url + "/api/questions", params={"fresh": "maybe"}).status_code == 422
+    for params in ({"session": "bad name"}, {"session": "bad name", "fresh": "on"}):
+        refused = httpx.get(news.url + "/api/questions", params=params)
+        assert refused.status_code == 400 and "session" in refused.json()["detail"]
+    bad = post(news, {"session": "bad name", "answers": []})
+    assert bad.status_code == 400 and "session" in bad.json()["detail"]
+    unparsable = httpx.post(news.url + "/api/answers", content=b"{", timeout=10)
+    assert unparsable.status_code == 422 and "not JSON" in unparsable.json()["detail"]
+    saved = post(news, {"session": "a", "answers": answered(fast.json()["tasks"])})
+    assert saved.status_code == 200 and saved.json()["saved"] == 10
+    assert "app;dur=" in saved.headers["server-timing"]
+    assert len(news.answers()) == 10
