@@ -242,7 +242,7 @@ class Controller:
                 "not a task dict."
             )
         needed = REQUIRED_INPUT[self.view_id]
-        if not any(key in task for key in needed):
+        if task.keys().isdisjoint(needed):
             keys = " or ".join(f"'{k}'" for k in needed)
             raise SourceError(
                 f"{self._where()}: the task has no {keys}, which the '{self.view_id}' view needs."
@@ -325,14 +325,15 @@ class Controller:
         answer = set_hashes(dict(answer))
         answer["_session_id"] = session
         answer.setdefault("_view_id", self.view_id)
-        answer.setdefault("_timestamp", int(time.time()))
+        if "_timestamp" not in answer:
+            answer["_timestamp"] = int(time.time())
         return answer
 
     def _check_answer_shape(self, answer: Task) -> None:
         """An answer from a client is checked like a task from the stream, so that what is
         stored can be exported, read back and trained on."""
         needed = REQUIRED_INPUT[self.view_id]
-        if not any(key in answer for key in needed):
+        if answer.keys().isdisjoint(needed):
             keys = " or ".join(f"'{k}'" for k in needed)
             raise AnswerError(f"An answer has no {keys}, which the '{self.view_id}' view needs.")
         for key in ("text", "html"):

@@ -8,6 +8,7 @@ compiled from the same table definitions once and run on one DBAPI connection. E
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +29,7 @@ class FastSQLite:
         compiled = insert.compile(dialect=engine.dialect, column_keys=list(ROW_KEYS))
         self._insert_sql = str(compiled)
         self._order = list(compiled.positiontup or ())
+        self._params = operator.itemgetter(*self._order)  # a row dict -> its tuple, in C
 
     def _connection(self) -> Any:
         if self._conn is None:
@@ -68,7 +70,7 @@ class FastSQLite:
         which rows were new. `then` (SQL and its parameters) runs in the same transaction: the
         release of the answered tasks' claims, which saves a commit per batch. Committed before
         it returns."""
-        params = [tuple(row[key] for key in self._order) for row in rows]
+        params = list(map(self._params, rows))
         with self._lock:
             conn = self._connection()
             cursor = conn.cursor()
