@@ -36,10 +36,6 @@ def main() -> None:
         sys.exit(1)
 
 
-def fail(message: str) -> None:
-    raise RecipeRunnerError(message)
-
-
 @app.command("recipes")
 def recipes_cli(
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
