@@ -9,12 +9,12 @@ A claim is keyed by the task hash, or by the input hash when tasks are told apar
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import srsly
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -33,7 +33,7 @@ from sqlalchemy import (
     update,
 )
 
-from .db import Database, Id, metadata
+from .db import Database, Id, dump_json, metadata
 
 Task = dict[str, Any]
 
@@ -184,7 +184,7 @@ class DatabaseClaims:
                 "task_hash": t[self.key],
                 "session_id": session,
                 "claimed_at": now,
-                "content": srsly.json_dumps(t),
+                "content": dump_json(t),
             }
             for t in tasks
         ]
@@ -225,7 +225,7 @@ class DatabaseClaims:
             .order_by(claims.c.claimed_at, claims.c.id)
         )
         with self.db.engine.connect() as conn:
-            return [srsly.json_loads(c) for c in conn.execute(stmt).scalars()]
+            return [json.loads(c) for c in conn.execute(stmt).scalars()]
 
     def take_expired(self, scope: str, session: str, limit: int, timeout: float) -> list[Task]:
         now = time.time()
@@ -249,7 +249,7 @@ class DatabaseClaims:
                     .values(session_id=session, claimed_at=now)
                 ).rowcount
                 if moved:
-                    taken.append(srsly.json_loads(content))
+                    taken.append(json.loads(content))
             if len(candidates) < limit:  # every expired claim is taken: none is left
                 oldest = conn.execute(self._oldest, {"scope": scope}).scalar()
                 start = now if oldest is None else min(float(oldest), now)

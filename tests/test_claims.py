@@ -239,3 +239,12 @@ def test_take_expired_looks_again_only_once_a_claim_can_have_expired(
     time.sleep(0.6)
     assert len(mine.take_expired("", "b", 10, 0.3)) == 3
     assert other.count("", "b") == 3
+
+
+def test_a_held_task_comes_back_with_its_floats_exact(store: ClaimStore) -> None:
+    # A score like this one lost digits when claims were written with srsly's ujson.
+    task = set_hashes({"text": "exact", "score": 0.12345678901234568, "meta": {"p": 1e-20}})
+    store.claim("", "a", [task], 60)
+    (back,) = store.outstanding("", "a")
+    assert back["score"] == 0.12345678901234568
+    assert back["meta"]["p"] == 1e-20
