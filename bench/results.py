@@ -8,7 +8,23 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-HEADER = "# Benchmark results\n\nEach section is rewritten by the script named in it.\n"
+HEADER = """# Benchmark results
+
+Each section is rewritten by its script (`python bench/NAME.py`); each runs its baseline in the
+same run and reports the ratio. The machine's 2 cores may be shared with other work while they run,
+so compare figures within a section, not across runs.
+
+| section | script |
+|---|---|
+| Headless throughput, Headless memory | `headless_throughput.py` |
+| CLI start-up | `cli_startup.py` |
+| Web view load (SQLite) | `load.py` |
+| Web page: keypress to next task | `page_latency.py` |
+| active_learning | `active_learning.py` |
+| teach_latency | `teach_latency.py` |
+| preannotate | `preannotate.py` |
+| Web view load (PostgreSQL, 2 processes) | `load_pg.py` |
+"""
 
 
 def machine() -> str:
