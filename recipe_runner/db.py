@@ -14,7 +14,6 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
-    Index,
     Integer,
     MetaData,
     String,
@@ -27,6 +26,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from .config import Config, rr_home
 from .errors import ConfigError, DatasetError
 
-SCHEMA_VERSION = 2  # migrations.py brings older databases up to it
+SCHEMA_VERSION = 3  # migrations.py brings older databases up to it
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
 ANSWERS = ("accept", "reject", "ignore")
 # Answers are stored and exported with the standard library's JSON, not srsly's ujson, which
@@ -79,10 +79,12 @@ answers = Table(
     Column("answer", String(16), nullable=False),
     Column("created", Float, nullable=False),
     Column("content", Text, nullable=False),
-    UniqueConstraint("dataset_id", "session_id", "task_hash", name="uq_answer"),
-    Index("ix_answers_task", "dataset_id", "task_hash"),
-    Index("ix_answers_input", "dataset_id", "input_hash"),
+    # Task hash before session: the unique key is also the index of the per-batch dedup look-up.
+    # Every index here is upkeep on every answer saved (the keys are random), so the input-hash
+    # index is built only when a run deduplicates by input (see `ensure_input_index`).
+    UniqueConstraint("dataset_id", "task_hash", "session_id", name="uq_answer"),
 )
+INPUT_INDEX_DDL = "CREATE INDEX IF NOT EXISTS ix_answers_input ON answers (dataset_id, input_hash)"
 schema_info = Table(
     "rr_schema",
     metadata,
@@ -163,6 +165,7 @@ class Database:
             claims.c.scope == bindparam("scope"),
             claims.c.task_hash.in_(bindparam("keys", expanding=True)),
         )
+        self._input_index = False
         self._fast: Any = None
         if self.is_sqlite:
             from .sqlite_fast import FastSQLite
@@ -284,6 +287,14 @@ class Database:
         stmt = self._insert(answers).returning(answers.c.session_id, answers.c.answer)
         return len(conn.execute(stmt.values(rows)).all())
 
+    def ensure_input_index(self) -> None:
+        """Build the index of answers by input hash, once, for `exclude_by: "input"`."""
+        if self._input_index:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(text(INPUT_INDEX_DDL))
+        self._input_index = True
+
     def answered_hashes(
         self,
         dataset_ids: list[int],
@@ -296,6 +307,8 @@ class Database:
         wanted = list(set(hashes))
         if not wanted or not dataset_ids:
             return set()
+        if by == "input":
+            self.ensure_input_index()
         if self._fast is not None:
             return self._fast.answered(dataset_ids, wanted, by, session)
         column = answers.c.task_hash if by == "task" else answers.c.input_hash

@@ -36,8 +36,42 @@ def _v2_claim_indexes(conn: Connection) -> None:
     )
 
 
+def _v3_answer_keys(conn: Connection) -> None:
+    """Version 3: the unique key of answers becomes (dataset, task hash, session), which also
+    serves the dedup look-up by task hash, so that index goes; the input-hash index goes too
+    and is built again only where a run deduplicates by input. Each index is upkeep on every
+    answer saved."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE answers DROP CONSTRAINT uq_answer"))
+        conn.execute(
+            text(
+                "ALTER TABLE answers ADD CONSTRAINT uq_answer "
+                "UNIQUE (dataset_id, task_hash, session_id)"
+            )
+        )
+        conn.execute(text("DROP INDEX IF EXISTS ix_answers_task"))
+        conn.execute(text("DROP INDEX IF EXISTS ix_answers_input"))
+        return
+    # SQLite cannot change a table's constraints: copy the rows into the new table.
+    conn.execute(
+        text(
+            "CREATE TABLE answers_v3 ("
+            "id INTEGER NOT NULL, dataset_id INTEGER NOT NULL, "
+            "session_id VARCHAR(200) NOT NULL, input_hash BIGINT NOT NULL, "
+            "task_hash BIGINT NOT NULL, answer VARCHAR(16) NOT NULL, created FLOAT NOT NULL, "
+            "content TEXT NOT NULL, PRIMARY KEY (id), "
+            "CONSTRAINT uq_answer UNIQUE (dataset_id, task_hash, session_id), "
+            "FOREIGN KEY(dataset_id) REFERENCES datasets (id) ON DELETE CASCADE)"
+        )
+    )
+    columns = "id, dataset_id, session_id, input_hash, task_hash, answer, created, content"
+    conn.execute(text(f"INSERT INTO answers_v3 ({columns}) SELECT {columns} FROM answers"))
+    conn.execute(text("DROP TABLE answers"))
+    conn.execute(text("ALTER TABLE answers_v3 RENAME TO answers"))
+
+
 # version -> the step that brings a database from version - 1 to it. Version 1 is the first schema.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_claim_indexes}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_claim_indexes, 3: _v3_answer_keys}
 
 
 def current_version() -> int:

@@ -114,7 +114,7 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_data(
     db = Database(db_url)
     try:
         with db.engine.connect() as conn:
-            assert schema_version(conn) == SCHEMA_VERSION == 2
+            assert schema_version(conn) == SCHEMA_VERSION == 3
         assert [a["text"] for a in db.iter_answers("old")] == ["kept"]
         assert db.counts("old") == {"old-a": {"accept": 1, "reject": 0, "ignore": 0}}
         claims = DatabaseClaims(db, "old")
@@ -177,7 +177,8 @@ def test_processes_creating_the_schema_at_once_do_not_collide(db_url: str) -> No
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
     engine = engine_for(db_url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version FROM rr_schema")).scalars().all() == [2]
+        versions = conn.execute(text("SELECT version FROM rr_schema")).scalars().all()
+        assert versions == [SCHEMA_VERSION]
         assert conn.execute(text("SELECT name FROM datasets")).scalars().all() == ["shared"]
     engine.dispose()
 
@@ -235,6 +236,26 @@ def test_answered_hashes_by_task_input_and_session(db: Database) -> None:
     assert elsewhere is not None and db.answered_hashes([elsewhere], tasks) == set()
     many = [*range(5000), a["_task_hash"]]  # a long IN list
     assert db.answered_hashes([ds], many) == {a["_task_hash"]}
+
+
+def test_the_input_hash_index_is_built_only_when_a_lookup_needs_it(db: Database) -> None:
+    # Every index costs upkeep on every answer saved; this one serves exclude_by "input" only.
+    def indexes() -> set[str]:
+        with db.engine.connect() as conn:
+            return {i["name"] for i in inspect(conn).get_indexes("answers")}
+
+    db.save_answers("ds", [answer("first")])
+    assert "ix_answers_input" not in indexes()
+    ds = db.dataset_id("ds")
+    assert ds is not None
+    first = answer("first")["_input_hash"]
+    assert db.answered_hashes([ds], [first, 1], by="input") == {first}
+    assert "ix_answers_input" in indexes()
+    reopened = Database(db.url)  # a later run finds it and builds nothing
+    try:
+        assert reopened.answered_hashes([ds], [first], by="input") == {first}
+    finally:
+        reopened.close()
 
 
 def test_counts_per_session_and_answer(db: Database) -> None:
