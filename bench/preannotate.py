@@ -22,41 +22,11 @@ from typing import Any
 
 import srsly
 
+from recipe_runner.conll import read_conll
+
 HERE = Path(__file__).resolve().parent
 WNUT = HERE.parent / "data" / "ner" / "wnut17"
 ROUNDS = 2
-
-
-def _sentences(path: Path) -> list[list[list[str]]]:
-    """The rows of each sentence; a line of nothing but white space ends a sentence."""
-    out: list[list[list[str]]] = [[]]
-    for line in path.read_text(encoding="utf-8").split("\n"):
-        if line.strip():
-            out[-1].append(line.split("\t"))
-        elif out[-1]:
-            out.append([])
-    return [rows for rows in out if rows]
-
-
-def read_conll(path: Path) -> list[dict[str, Any]]:
-    """`token<TAB>BIO-tag` sentences as ner_manual answers: text (tokens joined by spaces)."""
-    tasks = []
-    for rows in _sentences(path):
-        text, spans, pos = "", [], 0
-        current: dict[str, Any] | None = None
-        for token, tag in ((r[0], r[-1].strip()) for r in rows):
-            start = pos
-            text += token + " "
-            pos += len(token) + 1
-            if tag.startswith("B-") or (tag.startswith("I-") and current is None):
-                current = {"start": start, "end": start + len(token), "label": tag[2:]}
-                spans.append(current)
-            elif tag.startswith("I-") and current is not None:
-                current["end"] = start + len(token)
-            else:
-                current = None
-        tasks.append({"text": text.rstrip(), "spans": spans, "_view_id": "ner_manual"})
-    return tasks
 
 
 def texts(n: int) -> list[str]:
@@ -118,7 +88,8 @@ def main() -> None:
         work = Path(tmp)
         os.environ["RR_HOME"] = str(work)
         train = work / "wnut_train.jsonl"
-        srsly.write_jsonl(train, read_conll(WNUT / "wnut17train.conll"))
+        manual = [{**t, "_view_id": "ner_manual"} for t in read_conll(WNUT / "wnut17train.conll")]
+        srsly.write_jsonl(train, manual)
         import_answers("wnut_train", train)
         t0 = time.perf_counter()
         result = train_ner("wnut_train", work / "model", n_iter=args.n_iter, eval_split=0.1)

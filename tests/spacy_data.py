@@ -48,38 +48,6 @@ def wnut_dev(n: int) -> list[dict[str, Any]]:
     return list(srsly.read_jsonl(WNUT_DEV))[:n]
 
 
-def _sentences(path: Path) -> list[list[list[str]]]:
-    """The rows of each sentence; a line of nothing but white space ends a sentence."""
-    out: list[list[list[str]]] = [[]]
-    for line in path.read_text(encoding="utf-8").split("\n"):
-        if line.strip():
-            out[-1].append(line.split("\t"))
-        elif out[-1]:
-            out.append([])
-    return [rows for rows in out if rows]
-
-
-def read_conll(path: Path) -> list[dict[str, Any]]:
-    """CoNLL `token<TAB>BIO-tag` sentences as tasks: text (tokens joined by spaces) and spans."""
-    tasks = []
-    for rows in _sentences(path):
-        text, spans, pos = "", [], 0
-        current: dict[str, Any] | None = None
-        for token, tag in ((r[0], r[-1].strip()) for r in rows):
-            start = pos
-            text += token + " "
-            pos += len(token) + 1
-            if tag.startswith("B-") or (tag.startswith("I-") and current is None):
-                current = {"start": start, "end": start + len(token), "label": tag[2:]}
-                spans.append(current)
-            elif tag.startswith("I-") and current is not None:
-                current["end"] = start + len(token)
-            else:
-                current = None
-        tasks.append({"text": text.rstrip(), "spans": spans})
-    return tasks
-
-
 # A smaller network than spaCy's default: quick to train on a CPU, good enough for the tests.
 SMALL_NER = {
     "@architectures": "spacy.TransitionBasedParser.v2",

@@ -14,12 +14,13 @@ from typer.testing import CliRunner
 
 from recipe_runner import run_headless
 from recipe_runner.cli import app
+from recipe_runner.conll import read_conll
 from recipe_runner.errors import RecipeRunnerError
 from recipe_runner.gold import gold_policy
 from recipe_runner.runner import find_recipe, prepare_run
 from recipe_runner.transfer import dataset_stats
 
-from .spacy_data import WNUT_TRAIN, read_conll, train_ner_pipeline, wnut_dev, write_sms
+from .spacy_data import WNUT_TRAIN, train_ner_pipeline, wnut_dev, write_sms
 
 Task = dict[str, Any]
 
