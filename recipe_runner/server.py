@@ -14,13 +14,14 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .controller import Controller
@@ -150,19 +151,38 @@ class JSONBytes(Response):
     media_type = "application/json"
 
 
-def reply(value: Any, status: int = 200, started: float | None = None) -> Response:
-    """A JSON response; with `started`, a Server-Timing header says how long the endpoint
-    took (browsers' developer tools show it; bench/load.py reports it beside the latency its
-    client sees)."""
+class Reply(NamedTuple):
+    """A JSON reply of the hot paths, before it becomes a Starlette Response (FastAPI's
+    routes) or two raw ASGI messages (HotPaths)."""
+
+    status: int
+    body: bytes
+    timing: bytes | None  # the Server-Timing header's value
+
+    def response(self) -> Response:
+        headers = None if self.timing is None else {"server-timing": self.timing.decode()}
+        return JSONBytes(self.body, status_code=self.status, headers=headers)
+
+
+def timed(value: Any, started: float) -> Reply:
+    """A JSON reply with a Server-Timing header saying how long the endpoint took since
+    `started` (browsers' developer tools show it; bench/load.py reports it beside the latency
+    its client sees)."""
     body = dumps(value)
-    if started is None:
-        return JSONBytes(body, status_code=status)
     took = (time.perf_counter() - started) * 1000
-    return JSONBytes(body, status_code=status, headers={"server-timing": f"app;dur={took:.3f}"})
+    return Reply(200, body, b"app;dur=%.3f" % took)
+
+
+def reply(value: Any, status: int = 200) -> Response:
+    return JSONBytes(dumps(value), status_code=status)
 
 
 def problem(status: int, message: str) -> Response:
     return reply({"detail": message}, status)
+
+
+def problem_reply(status: int, message: str) -> Reply:
+    return Reply(status, dumps({"detail": message}), None)
 
 
 # basic auth -----------------------------------------------------------------------------------
@@ -220,8 +240,9 @@ def read_instructions(path: str | None) -> Instructions | None:
 
 def make_app(
     controller: Controller, recipe_name: str, auth: tuple[str, str] | None = None
-) -> FastAPI:
-    """The FastAPI app of the web view: the page, its static files and the JSON API.
+) -> ASGIApp:
+    """The ASGI app of the web view: the page, its static files and the JSON API (a FastAPI
+    app behind HotPaths, and BasicAuth in front of both).
 
     `auth` is (user, password) for basic auth; when left out, RR_BASIC_AUTH_USER and
     RR_BASIC_AUTH_PASS are read, and auth is on when both are set."""
@@ -275,15 +296,15 @@ def make_app(
         ),
     ) -> Response:
         """The next batch of tasks for the session; an empty list when the stream is done."""
-        return questions(session, fresh, time.perf_counter())
+        return questions(session, fresh, time.perf_counter()).response()
 
-    def questions(session: str | None, fresh: bool, started: float) -> Response:
+    def questions(session: str | None, fresh: bool, started: float) -> Reply:
         sid = session_of(session)
         tasks = controller.get_questions(sid, fresh=fresh)
         info = controller.progress(sid)
-        return reply(
+        return timed(
             {"tasks": tasks, "progress": info.progress, "total": info.total, "session": sid},
-            started=started,
+            started,
         )
 
     @app.post(
@@ -294,18 +315,19 @@ def make_app(
     )
     async def post_answers(request: Request) -> Response:
         """Save a batch of answers; committed before the response. Retries store nothing twice."""
-        return answers_reply(await read_capped(request), time.perf_counter())
+        body = await read_capped(request.headers.get("content-length", ""), request.receive)
+        return answers_reply(body, time.perf_counter()).response()
 
-    def answers_reply(raw: bytes | None, started: float) -> Response:
+    def answers_reply(raw: bytes | None, started: float) -> Reply:
         if raw is None:
-            return problem(413, f"The request body is over {MAX_BODY} bytes.")
+            return problem_reply(413, f"The request body is over {MAX_BODY} bytes.")
         try:
             session, answers = parse_answers(raw)
         except ValueError as err:
-            return problem(422, f"Expected {{'session': NAME, 'answers': [...]}}: {err}")
+            return problem_reply(422, f"Expected {{'session': NAME, 'answers': [...]}}: {err}")
         sid = session_of(session)
         result = controller.receive_answers(sid, answers)
-        return reply(
+        return timed(
             {
                 "saved": result.saved,
                 **_progress(result.progress),
@@ -313,7 +335,7 @@ def make_app(
                 "errors": result.errors,
                 "session": sid,
             },
-            started=started,
+            started,
         )
 
     @app.get("/api/stats", response_model=Stats, responses=ERRORS)
@@ -328,25 +350,25 @@ def make_app(
         return reply({**_progress(controller.progress(sid)), **controller.stats(sid)})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    # Added before BasicAuth, so that auth (the outer middleware) still guards both endpoints.
-    app.add_middleware(HotPaths, questions=questions, answers=answers_reply)
-    if auth is not None:
-        app.add_middleware(BasicAuth, user=auth[0], password=auth[1])
-    return app
+    front: ASGIApp = HotPaths(app, questions=questions, answers=answers_reply)
+    if auth is not None:  # outermost: it guards the hot paths too
+        front = BasicAuth(front, user=auth[0], password=auth[1])
+    return front
 
 
 class HotPaths:
-    """GET /api/questions and POST /api/answers, the two requests of every batch, answered
-    without FastAPI's routing, dependency solving and inner middleware: that machinery cost
-    about as much server CPU per batch as the controller's own work. Same functions, same
-    responses: anything unusual in a request (a repeated or uncommon query value, a mounted
-    app) goes through FastAPI, which then validates and answers it as before."""
+    """GET /api/questions and POST /api/answers, the two requests of every batch, answered in
+    front of the FastAPI app, with two raw ASGI messages: its routing, dependency solving,
+    middleware and Response objects cost about as much server CPU per batch as the
+    controller's own work. Same functions, same responses: anything unusual in a request (a
+    repeated or uncommon query value, a root path) goes to FastAPI, which then validates and
+    answers it as before."""
 
     def __init__(
         self,
         app: ASGIApp,
-        questions: Callable[[str | None, bool, float], Response],
-        answers: Callable[[bytes | None, float], Response],
+        questions: Callable[[str | None, bool, float], Reply],
+        answers: Callable[[bytes | None, float], Reply],
     ) -> None:
         self.app = app
         self.questions = questions
@@ -355,19 +377,35 @@ class HotPaths:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
             path, method = scope["path"], scope["method"]
-            response: Response | None = None
+            result: Reply | None = None
             try:
                 if path == "/api/questions" and method == "GET":
                     query = _plain_query(scope["query_string"])
                     if query is not None:
-                        response = self.questions(*query, time.perf_counter())
+                        result = self.questions(*query, time.perf_counter())
                 elif path == "/api/answers" and method == "POST":
-                    raw = await read_capped(Request(scope, receive))
-                    response = self.answers(raw, time.perf_counter())
+                    declared = b""
+                    for name, value in scope["headers"]:
+                        if name == b"content-length":
+                            declared = value
+                    try:
+                        raw = await read_capped(declared.decode("latin-1"), receive)
+                    except ClientDisconnect:
+                        return  # nobody left to answer; nothing was saved
+                    result = self.answers(raw, time.perf_counter())
             except RecipeRunnerError as err:
-                response = problem(400, str(err))
-            if response is not None:
-                await response(scope, receive, send)
+                result = problem_reply(400, str(err))
+            if result is not None:
+                headers = [
+                    (b"content-length", b"%d" % len(result.body)),
+                    (b"content-type", b"application/json"),
+                ]
+                if result.timing is not None:
+                    headers.append((b"server-timing", result.timing))
+                await send(
+                    {"type": "http.response.start", "status": result.status, "headers": headers}
+                )
+                await send({"type": "http.response.body", "body": result.body})
                 return
         await self.app(scope, receive, send)
 
@@ -390,20 +428,25 @@ def _plain_query(raw: bytes) -> tuple[str | None, bool] | None:
     return found.get("session"), fresh
 
 
-async def read_capped(request: Request) -> bytes | None:
-    """The request body, or None when it is over MAX_BODY: told by its Content-Length, or
-    found while reading, so that an oversized body is never held in memory whole."""
-    declared = request.headers.get("content-length", "")
+async def read_capped(declared: str, receive: Receive) -> bytes | None:
+    """The request body, or None when it is over MAX_BODY: told by its Content-Length
+    (`declared`), or found while reading, so that an oversized body is never held in memory
+    whole. ClientDisconnect when the client goes away first."""
     if declared.isdigit() and int(declared) > MAX_BODY:
         return None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
             return None
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def parse_answers(raw: bytes) -> tuple[str | None, list[Any]]:
