@@ -23,7 +23,7 @@ Rescore = Callable[[list[Task]], Iterable[Scored]]
 ALGORITHMS = ("ema", "probability", "pool")
 HOLD = 5000  # held-back tasks kept at most; the least interesting beyond that are dropped
 POOL = 50  # "pool": tasks kept warm (re-scored before each group) besides the new ones
-READ_AHEAD = 5  # "pool": tasks read for each task served
+READ_AHEAD = 5  # "pool": tasks read for each task served, by default
 RESCORE_MAX = 1000  # held-back tasks re-scored at most before each group of the drain
 
 
@@ -45,6 +45,8 @@ def prefer_uncertain(
     rescore: Rescore | None = None,
     drain_batch: int = 10,
     seed: int | None = None,
+    warmup: int = 0,
+    read_ahead: int = READ_AHEAD,
 ) -> Iterator[Task]:
     """Serve first the tasks the model is least sure of (scores near 0.5).
 
@@ -57,10 +59,13 @@ def prefer_uncertain(
     recipes use). The other tasks are held back and served, most uncertain first, when the
     stream runs dry; with `rescore`, they are scored again with the updated model first (see
     `sort_by_priority`).
+
+    `warmup` serves that many tasks first in stream order: a model that has learned from only a
+    few answers, or none, can't yet tell which tasks are uncertain (see `sort_by_priority`).
     """
     return sort_by_priority(
         stream, uncertainty, algorithm, bias=bias, hold=hold, rescore=rescore,
-        drain_batch=drain_batch, seed=seed,
+        drain_batch=drain_batch, seed=seed, warmup=warmup, read_ahead=read_ahead,
     )  # fmt: skip
 
 
@@ -73,13 +78,15 @@ def prefer_high_scores(
     rescore: Rescore | None = None,
     drain_batch: int = 10,
     seed: int | None = None,
+    warmup: int = 0,
+    read_ahead: int = READ_AHEAD,
 ) -> Iterator[Task]:
     """Serve first the tasks the model is most confident are right (scores near 1): good for
     confirming suggestions quickly or finding more examples of a rare label. Same options as
     `prefer_uncertain`."""
     return sort_by_priority(
         stream, _clip, algorithm, bias=bias, hold=hold, rescore=rescore,
-        drain_batch=drain_batch, seed=seed,
+        drain_batch=drain_batch, seed=seed, warmup=warmup, read_ahead=read_ahead,
     )  # fmt: skip
 
 
@@ -92,12 +99,14 @@ def prefer_low_scores(
     rescore: Rescore | None = None,
     drain_batch: int = 10,
     seed: int | None = None,
+    warmup: int = 0,
+    read_ahead: int = READ_AHEAD,
 ) -> Iterator[Task]:
     """Serve first the tasks the model is most confident are wrong (scores near 0): good for
     checking what the model rules out. Same options as `prefer_uncertain`."""
     return sort_by_priority(
         stream, lambda s: 1.0 - _clip(s), algorithm, bias=bias, hold=hold, rescore=rescore,
-        drain_batch=drain_batch, seed=seed,
+        drain_batch=drain_batch, seed=seed, warmup=warmup, read_ahead=read_ahead,
     )  # fmt: skip
 
 
@@ -111,11 +120,18 @@ def sort_by_priority(
     rescore: Rescore | None = None,
     drain_batch: int = 10,
     seed: int | None = None,
+    warmup: int = 0,
+    read_ahead: int = READ_AHEAD,
 ) -> Iterator[Task]:
     """The engine under the three sorters, for any `priority(score) -> [0, 1]`.
 
+    The first `warmup` tasks are served as they come. A model trained from scratch scores
+    by the few answers it has seen: after a handful of rejects, the texts nearest 0.5 are
+    those least like them (often short ones), not those it would learn most from, and a
+    sorter that trusts those scores can keep it from ever meeting the other class.
+
     With `algorithm="pool"`, each group of `drain_batch` tasks is the best of a pool: the
-    `READ_AHEAD` x `drain_batch` tasks read next plus up to `POOL` earlier ones, all re-scored
+    `read_ahead` x `drain_batch` tasks read next plus up to `POOL` earlier ones, all re-scored
     with `rescore` first when it is given; the rest of the pool waits for the next group, and
     what falls out of it is held back.
 
@@ -132,9 +148,11 @@ def sort_by_priority(
         raise ValueError(
             f"Unknown sorter algorithm {algorithm!r}: use 'ema', 'probability' or 'pool'."
         )
-    if hold < 0 or drain_batch < 1:
-        raise ValueError("hold must be >= 0 and drain_batch >= 1.")
-    return _sort(stream, priority, algorithm, bias, hold, rescore, drain_batch, seed)
+    if hold < 0 or drain_batch < 1 or warmup < 0 or read_ahead < 1:
+        raise ValueError("hold and warmup must be >= 0; drain_batch and read_ahead >= 1.")
+    return _sort(
+        stream, priority, algorithm, bias, hold, rescore, drain_batch, seed, warmup, read_ahead
+    )
 
 
 def _sort(
@@ -146,16 +164,20 @@ def _sort(
     rescore: Rescore | None,
     drain_batch: int,
     seed: int | None,
+    warmup: int,
+    read_ahead: int,
 ) -> Iterator[Task]:
     rng = random.Random(seed)
     order = itertools.count()  # ties keep stream order; tasks themselves are never compared
     held: list[tuple[float, int, Task]] = []  # a min-heap: the least interesting on top
     mean: float | None = None
     alpha = 0.1
+    source = iter(stream)
+    for pair in itertools.islice(source, warmup):
+        yield _unpack(pair)[1]
     if algorithm == "pool":
-        yield from _pool(stream, priority, hold, rescore, drain_batch, order, held)
-        stream = ()
-    for pair in stream:
+        yield from _pool(source, priority, hold, rescore, drain_batch, read_ahead, order, held)
+    for pair in source:
         score, task = _unpack(pair)
         value = priority(score)
         if algorithm == "ema":
@@ -202,6 +224,7 @@ def _pool(
     hold: int,
     rescore: Rescore | None,
     group: int,
+    read_ahead: int,
     order: Iterator[int],
     held: list[tuple[float, int, Task]],
 ) -> Iterator[Task]:
@@ -211,11 +234,11 @@ def _pool(
     pool: list[tuple[float, int, Task]] = []
     source = iter(stream)
     while True:
-        new = list(itertools.islice(source, READ_AHEAD * group))
+        new = list(itertools.islice(source, read_ahead * group))
         for pair in new:
             score, task = _unpack(pair)
             pool.append((priority(score), next(order), task))
-        if len(new) < READ_AHEAD * group:
+        if len(new) < read_ahead * group:
             break  # the stream ran dry: the drain takes over
         if rescore is not None:
             ids = [entry[1] for entry in pool]

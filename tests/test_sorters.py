@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from recipe_runner.sorters import (
+    POOL,
+    READ_AHEAD,
     prefer_high_scores,
     prefer_low_scores,
     prefer_uncertain,
@@ -96,6 +98,10 @@ def test_bad_input_is_a_clear_error() -> None:
         prefer_uncertain(pairs([0.5]), "bogus")
     with pytest.raises(ValueError, match="score, task"):
         list(prefer_uncertain([{"text": "no score"}]))  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="warmup"):
+        prefer_uncertain(pairs([0.5]), warmup=-1)
+    with pytest.raises(ValueError, match="read_ahead"):
+        prefer_uncertain(pairs([0.5]), "pool", read_ahead=0)
 
 
 def test_pool_serves_the_most_uncertain_of_what_it_read_ahead() -> None:
@@ -111,9 +117,38 @@ def test_pool_serves_the_most_uncertain_of_what_it_read_ahead() -> None:
     assert sorted(out) == sorted(scores)  # the whole finite stream, each task once
     first = [uncertainty(s) for s in out[:200]]
     assert sum(first) / len(first) > 0.85  # the best 10 of every 60 or more
-    assert max(calls[:15]) <= 50 + 50  # pool + read-ahead: bounded until the drain
+    assert max(calls[:15]) <= POOL + READ_AHEAD * 10  # bounded until the drain
     with_ema = scores_of(prefer_uncertain(pairs(scores), "ema"))
     assert sum(first) > sum(uncertainty(s) for s in with_ema[:200])
+
+
+def test_a_wider_read_ahead_chooses_from_more_tasks() -> None:
+    rng = random.Random(6)
+    scores = [rng.random() for _ in range(3000)]
+    calls: list[int] = []
+
+    def rescore(tasks: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
+        calls.append(len(tasks))
+        return [(t["score"], t) for t in tasks]
+
+    narrow = scores_of(prefer_uncertain(pairs(scores), "pool", read_ahead=2))
+    wide = scores_of(prefer_uncertain(pairs(scores), "pool", rescore=rescore, read_ahead=20))
+    assert sorted(wide) == sorted(scores)
+    assert calls[0] == 20 * 10 and max(calls[:10]) <= POOL + 20 * 10
+    mean_u = lambda xs: sum(uncertainty(x) for x in xs) / len(xs)  # noqa: E731
+    assert mean_u(wide[:100]) > mean_u(narrow[:100])
+
+
+@pytest.mark.parametrize("algorithm", ["ema", "probability", "pool"])
+def test_warmup_serves_the_first_tasks_as_they_come(algorithm: str) -> None:
+    # mostly certain tasks first: a sorter that ranked them would hold them back
+    scores = [0.5] + [0.99] * 29 + [0.5, 0.02] * 200
+    out = list(prefer_uncertain(pairs(scores), algorithm, seed=1, warmup=30))
+    assert [t["text"] for t in out[:30]] == [f"t{i}" for i in range(30)]
+    assert sorted(t["text"] for t in out) == sorted(f"t{i}" for i in range(len(scores)))
+    assert out[30]["score"] == 0.5  # then the sorting starts
+    ranked = scores_of(prefer_uncertain(pairs(scores), algorithm, seed=1))
+    assert ranked[:30].count(0.99) < 10
 
 
 def test_the_drain_rescores_a_bounded_number_of_tasks_at_a_time() -> None:
