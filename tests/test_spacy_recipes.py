@@ -125,6 +125,36 @@ def test_textcat_teach_headless_serves_the_whole_source_and_progress_is_monotone
     assert progress[:4] == [None] * 4  # unknown before there is enough data
 
 
+def serve_and_learn(comps: dict[str, Any], gold: Path, batches: int) -> list[Task]:
+    """What textcat.teach serves over `batches` batches of 10, learning from each."""
+    it = iter(comps["stream"])
+    served: list[Task] = []
+    for _ in range(batches):
+        batch = list(islice(it, 10))
+        served += batch
+        comps["update"](answer_all(batch, gold))
+    return served
+
+
+def test_a_new_classifier_is_asked_in_source_order_first(tmp_path: Path) -> None:
+    from rr_spacy_recipes.textcat import WARMUP
+
+    source, gold = write_sms(tmp_path, 400)
+    texts = [t["text"] for t in srsly.read_jsonl(source)]
+    comps = textcat_teach("spam", "blank:en", str(source), label=["SPAM"])
+    served = [t["text"] for t in serve_and_learn(comps, gold, WARMUP // 10 + 3)]
+    assert served[:WARMUP] == texts[:WARMUP]
+    # then the most uncertain of a pool read ahead: texts from further on come in
+    assert served[WARMUP:] != texts[WARMUP : len(served)]
+    assert max(texts.index(t) for t in served[WARMUP:]) > len(served) + 50
+    # a trained classifier ranks from its first batch
+    nlp = comps["update"].__self__.nlp
+    nlp.to_disk(tmp_path / "trained")
+    again = textcat_teach("spam2", str(tmp_path / "trained"), str(source), label=["SPAM"])
+    first = [t["text"] for t in serve_and_learn(again, gold, 2)]
+    assert first != texts[:20]
+
+
 def test_textcat_teach_through_the_cli_with_a_gold_policy(tmp_path: Path) -> None:
     source, gold = write_sms(tmp_path, 80)
     result = CliRunner().invoke(

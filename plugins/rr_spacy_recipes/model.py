@@ -66,6 +66,7 @@ class TextcatModel:
         found = [
             name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory in TEXTCAT_NAMES
         ]
+        self.new = not found  # a classifier added here, that has learned nothing yet
         if found:
             self.name = found[0]
             missing = [lab for lab in labels if lab not in self.pipe.labels]

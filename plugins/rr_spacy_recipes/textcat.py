@@ -22,6 +22,12 @@ Dataset = Annotated[str, typer.Argument(help="Dataset to save the answers to.")]
 Model = Annotated[str, typer.Argument(help="blank:LANG, an installed pipeline or a path.")]
 Source = Annotated[str, typer.Argument(help="JSONL, JSON, CSV or text file; - for stdin.")]
 Task = dict[str, Any]
+# Questions asked in source order while a new classifier learns its first answers: until it has
+# seen a few of each kind, its scores can't tell the uncertain texts apart (see sort_by_priority).
+WARMUP = 40
+# Texts the uncertainty pool reads per question served: scoring a bag of words is cheap, and a
+# wider choice finds more of a rare label sooner.
+READ_AHEAD = 10
 
 
 @recipe("textcat.teach")
@@ -43,8 +49,10 @@ def textcat_teach(
 
     Every text is scored for every label; the questions ("is this LABEL?") whose scores are
     closest to 0.5 come first, and the model learns from each batch of accept / reject answers.
-    Questions held back are scored again with the updated model and served when the source runs
-    dry, so the whole source gets seen."""
+    A new classifier (from blank:LANG, or a pipeline without one) gets its first questions in
+    source order, since it can't rank what it knows nothing about. Questions held back are
+    scored again with the updated model and served when the source runs dry, so the whole
+    source gets seen."""
     labels = require_labels("textcat.teach", label)
     if algorithm not in ALGORITHMS:
         raise RecipeRunnerError(
@@ -77,7 +85,14 @@ def textcat_teach(
     def sorted_stream() -> Iterator[Task]:
         if order == "source":
             return (task for _, task in scored())
-        return prefer_uncertain(scored(), algorithm, rescore=rescore, seed=seed)
+        return prefer_uncertain(
+            scored(),
+            algorithm,
+            rescore=rescore,
+            seed=seed,
+            warmup=WARMUP if model.new else 0,
+            read_ahead=READ_AHEAD,
+        )
 
     stream = Stream(sorted_stream, lambda: len(source_stream) * len(labels), parent=source_stream)
     return {
