@@ -66,7 +66,8 @@ def main() -> None:
             f"{row['q50']:.1f} p99 {row['q99']:.1f} ms; answers p50 {row['a50']:.1f} p99 "
             f"{row['a99']:.1f} ms (in the server: {row['sq50']:.1f}/{row['sq99']:.1f} and "
             f"{row['sa50']:.1f}/{row['sa99']:.1f}); client loop lag p99 {row['lag99']:.1f} ms; "
-            f"server CPU {row['cpu_ms']:.3f} ms/answer ({row['cpu_share']:.0%} of a core; client "
+            f"server CPU {row['cpu_ms']:.3f} ms/answer ({row['kernel_share']:.0%} in the "
+            f"kernel; {row['cpu_share']:.0%} of a core; client "
             f"{row['client_share']:.0%}, load average {row['load']:.1f}); lost "
             f"{row.get('lost', '-')}, duplicated {row.get('duplicates', '-')}, tasks in two "
             f"sessions {row.get('shared', '-')}, errors {row['errors']}",
@@ -107,7 +108,10 @@ def write(rows: list[dict[str, Any]], opts: argparse.Namespace) -> None:
     body = (
         f"`python bench/load.py --seconds {opts.seconds:g} --clients {opts.clients}`: a real "
         f"`rr run mark` server on SQLite (WAL) per row, {opts.seconds:g} s, think time 0 to "
-        f"{opts.think:g} s between batches of 10. The annotators (httpx, async) are spread over "
+        f"{opts.think:g} s between batches of 10; each annotator starts with a think time too, "
+        "as in the steady state (32 first requests at the same instant queue behind each other "
+        "once, and in a 20 s run that one burst alone was the p99). The annotators (httpx, "
+        "async) are spread over "
         "the client processes shown (annotator i in process i mod n; one Python process at 32 "
         "annotators spends a third of a core and its event loop falls behind in bursts); the "
         "row with 1 client process is the same level with the one-process client. The bare-app "
@@ -116,7 +120,8 @@ def write(rows: list[dict[str, Any]], opts: argparse.Namespace) -> None:
         "this machine. Client, server and loopback share the machine's 2 cores. Latency as the "
         "client sees it, and in brackets as the server's Server-Timing header reports it "
         "(inside the endpoint); client loop lag p99 is how late the client's event loop woke a "
-        "5 ms sleeper. CPU as a share of one core; load avg is the machine's 1-minute load "
+        "5 ms sleeper. Server CPU is user plus kernel time (the kernel's share is given below); "
+        "as a share of one core; load avg is the machine's 1-minute load "
         "average at the end of the row (other work on the machine competes for its cores).\n\n"
         + head
         + "\n".join(lines)
@@ -125,8 +130,8 @@ def write(rows: list[dict[str, Any]], opts: argparse.Namespace) -> None:
         f"({worst / TARGET_P99_MS:.2f}x and {inside / TARGET_P99_MS:.2f}x the "
         f"{TARGET_P99_MS:g} ms target), against {floor_worst:.1f} ms for the bare app "
         f"({worst / floor_worst:.2f}x the floor); server CPU {top['cpu_ms']:.3f} ms per answer "
-        f"({top['cpu_ms'] / TARGET_CPU_MS:.2f}x the {TARGET_CPU_MS:g} ms target; the bare app "
-        f"{floor['cpu_ms']:.3f}).\n"
+        f"({top['cpu_ms'] / TARGET_CPU_MS:.2f}x the {TARGET_CPU_MS:g} ms target; "
+        f"{top['kernel_share']:.0%} of it in the kernel; the bare app {floor['cpu_ms']:.3f}).\n"
     )
     write_section("Web view load (SQLite)", body)
 

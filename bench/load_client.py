@@ -91,6 +91,9 @@ def server_ms(reply: Any) -> float:
 async def annotator(client: Any, name: str, until: float, think: float, tally: Tally) -> None:
     rng = random.Random(name)
     verdicts = ("accept", "accept", "reject", "ignore")
+    # Start as one thinking: annotators that all ask at the same instant queue behind each
+    # other once, and that single burst alone would be the p99 of a 20 s run.
+    await asyncio.sleep(rng.uniform(0, think))
     while time.monotonic() < until:
         start = time.perf_counter()
         reply = await client.get("/api/questions", params={"session": name})
@@ -349,7 +352,9 @@ def measure(
         after = [p.cpu_times() for p in watched]
     finally:
         codes = stop_servers(servers)
-    cpu = sum((a.user - b.user) + (a.system - b.system) for a, b in zip(after, before, strict=True))
+    pairs = list(zip(after, before, strict=True))
+    kernel = sum(a.system - b.system for a, b in pairs)
+    cpu = sum(a.user - b.user for a, b in pairs) + kernel
     if tally.errors or any(codes):
         print(f"errors: {tally.errors[:3]}, exit codes {codes}", file=sys.stderr)
     elapsed = tally.seconds
@@ -370,6 +375,7 @@ def measure(
         "lag99": pct(tally.lag_ms, 0.99),
         "cpu_ms": cpu * 1000 / max(tally.saved, 1),
         "cpu_share": cpu / elapsed,
+        "kernel_share": kernel / max(cpu, 1e-9),  # of the server's CPU, the kernel's part
         "client_share": tally.client_cpu / elapsed,
         "load": os.getloadavg()[0],
         "errors": len(tally.errors),
