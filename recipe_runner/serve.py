@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import signal
@@ -10,7 +9,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from types import FrameType
-from typing import Any, cast
+from typing import Any
 
 from .errors import RecipeRunnerError
 from .recipes import Recipe
@@ -106,7 +105,6 @@ def make_server(app: Any) -> Any:
 
     config = uvicorn.Config(
         app,
-        http=one_write_protocol(),
         log_level="warning",
         access_log=False,
         proxy_headers=False,
@@ -114,56 +112,3 @@ def make_server(app: Any) -> Any:
         timeout_graceful_shutdown=10,
     )
     return Server(config)
-
-
-class _HeadHolder:
-    """A transport that holds a response's status line and headers until the first chunk of
-    its body, and sends the two in one write: one system call and one TCP segment per
-    response, and one wake-up of the client, instead of two."""
-
-    def __init__(self, transport: Any, protocol: Any) -> None:
-        self._transport = transport
-        self._protocol = protocol
-        self._head: bytes | None = None
-        self._cycle: Any = None  # the request-response cycle of the last write
-
-    def write(self, data: bytes) -> None:
-        cycle = self._protocol.cycle
-        if self._head is not None:
-            data, self._head = self._head + data, None
-        elif (
-            cycle is not self._cycle
-            and cycle is not None
-            and cycle.response_started
-            and not cycle.response_complete
-        ):
-            # The first write of a response under way is its head (uvicorn writes it on
-            # http.response.start); the body follows on the next message.
-            self._cycle, self._head = cycle, data
-            return
-        self._cycle = cycle
-        self._transport.write(data)
-
-    def close(self) -> None:
-        if self._head is not None:
-            self._transport.write(self._head)
-            self._head = None
-        self._transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
-def one_write_protocol() -> Any:
-    """uvicorn's httptools protocol, writing each response with one send (see _HeadHolder);
-    "auto" (uvicorn's choice) when httptools is not installed."""
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-    except ImportError:  # pragma: no cover - httptools is a dependency
-        return "auto"
-
-    class OneWriteProtocol(HttpToolsProtocol):
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(cast(asyncio.Transport, _HeadHolder(transport, self)))
-
-    return OneWriteProtocol

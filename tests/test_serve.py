@@ -93,6 +93,19 @@ def test_a_signal_stops_the_server_cleanly_and_runs_on_exit(tmp_path: Path, sig:
     assert len(out.stdout.splitlines()) == 4
 
 
+def test_replies_without_a_body_come_back_on_a_kept_alive_connection(tmp_path: Path) -> None:
+    # HEAD and 405 replies have no body to follow their head: the server must send them all the
+    # same, and the connection must serve the next request. The timeout is below uvicorn's 5 s
+    # keep-alive limit, whose closing of the connection would otherwise deliver a held reply.
+    with served(tmp_path) as (_, url), httpx.Client(base_url=url, timeout=3) as client:
+        for path in ("/", "/api/project", "/api/questions?session=s"):
+            head = client.head(path)
+            assert head.status_code in (200, 405), path
+            assert head.content == b""
+        assert client.get("/api/project").json()["recipe"] == "lifecycle"
+        assert client.get("/api/questions", params={"session": "s"}).json()["tasks"]
+
+
 def test_a_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "recipe.py").write_text(RECIPE)
     with socket.socket() as taken:
