@@ -64,8 +64,11 @@ def prepare_run(
     cli_config: dict[str, Any] | None = None,
     shared_claims: bool = False,
     notify: Notify = notify_stderr,
+    before_open: Callable[[Config], object] | None = None,
 ) -> Run:
-    """Call the recipe, check its components, merge the config, open the database."""
+    """Call the recipe, check its components, merge the config, open the database.
+    `before_open(config)` runs before the database is opened and the dataset created: what
+    fails there (a port in use) leaves nothing behind."""
     # Imported here: `rr recipes` and `rr plugins` need this module but not the database.
     from .controller import Controller
     from .db import connect
@@ -75,6 +78,8 @@ def prepare_run(
     config = load_config(components.config, cli_config)
     for warning in config.warnings:
         notify(f"Warning: {warning}")
+    if before_open is not None:
+        before_open(config)
     db = connect(config) if components.dataset is not None else None
     try:
         controller = Controller(components, config, db, shared_claims=shared_claims)

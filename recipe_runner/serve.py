@@ -23,26 +23,34 @@ def serve(
     notify: Notify = notify_stderr,
 ) -> None:
     """Serve the recipe's web view on config `host`/`port` until Ctrl-C or SIGTERM; then stop
-    taking requests, run `on_exit` and close the database. Every acknowledged answer is saved."""
-    run = prepare_run(recipe, kwargs=kwargs, cli_config=cli_config, shared_claims=True)
-    controller = run.controller
+    taking requests, run `on_exit` and close the database. Every acknowledged answer is saved.
+    The port is bound before the database is opened: a port in use stops the run before it
+    starts, with no dataset created and no `on_exit`."""
+    listening: list[socket.socket] = []
+
+    def listen(config: Any) -> None:
+        listening.append(bind(config["host"], config["port"]))
+
     try:
-        host, port = run.config["host"], run.config["port"]
-        sock = bind(host, port)
+        run = prepare_run(
+            recipe, kwargs=kwargs, cli_config=cli_config, shared_claims=True, before_open=listen
+        )
+        controller = run.controller
         try:
             from .server import make_app
 
             controller.start()
             app = make_app(controller, recipe.name)
             server = make_server(app)
-            notify(f"Serving '{recipe.name}' on {url_of(sock)} (Ctrl-C to stop)")
-            server.run(sockets=[sock])
+            notify(f"Serving '{recipe.name}' on {url_of(listening[0])} (Ctrl-C to stop)")
+            server.run(sockets=listening)
         finally:
-            sock.close()
+            controller.close()
+            if controller.db is not None:
+                controller.db.close()
     finally:
-        controller.close()
-        if controller.db is not None:
-            controller.db.close()
+        for sock in listening:
+            sock.close()
     notify(f"Stopped '{recipe.name}'; every answer sent was saved.")
 
 
