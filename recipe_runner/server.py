@@ -11,12 +11,15 @@ import base64
 import binascii
 import json
 import secrets
+import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -136,7 +139,10 @@ class ErrorOut(BaseModel):
     detail: str
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut},
+    503: {"model": ErrorOut, "description": "The database can't be reached; try again."},
+}
 ANSWERS_BODY = {
     "required": True,
     "content": {
@@ -183,6 +189,23 @@ def problem(status: int, message: str) -> Response:
 
 def problem_reply(status: int, message: str) -> Reply:
     return Reply(status, dumps({"detail": message}), None)
+
+
+DATABASE_DOWN = "The database can't be reached just now; nothing was saved. Try again shortly."
+
+
+# The database is unreachable, or too busy to answer in time: a 503, which a client may retry
+# (the page does), rather than a 500 with a traceback, which would say the server is wrong.
+DATABASE_DOWN_ERRORS = (sqlalchemy.exc.OperationalError, sqlite3.OperationalError)
+
+
+def database_down(err: BaseException) -> bool:
+    return isinstance(err, DATABASE_DOWN_ERRORS)
+
+
+def warn_database_down(err: BaseException) -> None:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    print(f"Warning: the database can't be reached: {first}", file=sys.stderr, flush=True)
 
 
 # basic auth -----------------------------------------------------------------------------------
@@ -277,6 +300,13 @@ def make_app(
     @app.exception_handler(RecipeRunnerError)
     def expected_error(_request: Request, err: RecipeRunnerError) -> Response:
         return problem(400, str(err))
+
+    def unreachable_database(_request: Request, err: Exception) -> Response:
+        warn_database_down(err)
+        return problem(503, DATABASE_DOWN)
+
+    for error in DATABASE_DOWN_ERRORS:
+        app.add_exception_handler(error, unreachable_database)
 
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
@@ -395,6 +425,11 @@ class HotPaths:
                     result = self.answers(raw, time.perf_counter())
             except RecipeRunnerError as err:
                 result = problem_reply(400, str(err))
+            except Exception as err:
+                if not database_down(err):
+                    raise
+                warn_database_down(err)
+                result = problem_reply(503, DATABASE_DOWN)
             if result is not None:
                 headers = [
                     (b"content-length", b"%d" % len(result.body)),

@@ -9,9 +9,12 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -141,3 +144,71 @@ def test_the_host_comes_from_the_environment(
         assert httpx.get(url + "/api/project").json()["recipe"] == "lifecycle"
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
+
+
+@contextmanager
+def own_database(admin_url: str) -> Iterator[tuple[str, Any]]:
+    """A new PostgreSQL database (so that connections to it can be refused without touching
+    other tests'); its URL and a callable that opens (True) or closes (False) it."""
+    from sqlalchemy import create_engine, text
+
+    from tests.pgtools import sqlalchemy_url
+
+    name = f"rr_outage_{uuid.uuid4().hex[:12]}"
+    parts = urlsplit(admin_url)
+    admin = create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
+
+    def allow(yes: bool) -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(yes).lower()}'))
+            if not yes:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                    ),
+                    {"n": name},
+                )
+
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield urlunsplit(parts._replace(path=f"/{name}")), allow
+        finally:
+            allow(False)
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    finally:
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_an_unreachable_database_is_a_503_and_the_retried_batch_is_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.pgtools import SKIP_REASON, server_url
+
+    base = server_url()
+    if base is None:
+        pytest.skip(SKIP_REASON)
+    with own_database(base) as (db_url, allow):
+        monkeypatch.setenv("RR_DB_URL", db_url)
+        with served(tmp_path) as (process, url), httpx.Client(base_url=url, timeout=30) as client:
+            tasks = client.get("/api/questions", params={"session": "s"}).json()["tasks"]
+            answers = {"session": "s", "answers": [{**t, "answer": "accept"} for t in tasks[:3]]}
+            allow(False)
+            down = client.post("/api/answers", json=answers)
+            assert down.status_code == 503
+            assert "nothing was saved" in down.json()["detail"]
+            allow(True)
+            up = client.post("/api/answers", json=answers)
+            assert up.status_code == 200
+            assert up.json()["saved"] == 3
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(20) == 0
+            assert process.stderr is not None
+            rest = process.stderr.read()
+        out = subprocess.run(rr("db-out", "news"), capture_output=True, text=True, check=True)
+    assert "Warning: the database can't be reached" in rest
+    assert "Traceback" not in rest
+    assert len(out.stdout.splitlines()) == 3
