@@ -170,16 +170,24 @@ class Controller:
                     scope, session, self.batch_size - len(out), self.claim_timeout
                 )
                 out.extend(self._unanswered(scope, expired))
-            while len(out) < self.batch_size:
-                candidates = self._next_candidates(session, self.batch_size - len(out))
-                if not candidates:
-                    break
-                won = self.claims.claim(scope, session, candidates, self.claim_timeout)
-                if isinstance(self.claims, DatabaseClaims):
-                    # Another process may have saved an answer and released its claim between
-                    # our check and our claim: check again now that the claim is ours.
-                    won = self._unanswered(scope, won)
-                out.extend(won)
+            pulled: list[Task] = []  # read from the stream by this call and not claimed yet
+            try:
+                while len(out) < self.batch_size:
+                    candidates = self._next_candidates(session, self.batch_size - len(out), pulled)
+                    if not candidates:
+                        break
+                    won = self.claims.claim(scope, session, candidates, self.claim_timeout)
+                    pulled.clear()
+                    if isinstance(self.claims, DatabaseClaims):
+                        # Another process may have saved an answer and released its claim
+                        # between our check and our claim: check again now that it is ours.
+                        won = self._unanswered(scope, won)
+                    out.extend(won)
+            except Exception:
+                # The database failed: what was read and not claimed goes back to the stream,
+                # so that the next request serves it rather than skipping it.
+                self._give_back(session, pulled)
+                raise
             return out
 
     def _scope(self, session: str) -> str:
@@ -205,13 +213,15 @@ class Controller:
         done = self.db.answered_hashes(self._dedup_ids, keys, by, session=scope)
         return done | self.db.answered_hashes(self._exclude_ids, keys, by)
 
-    def _next_candidates(self, session: str, wanted: int) -> list[Task]:
-        """Up to `wanted` tasks from the stream that nobody has answered yet."""
+    def _next_candidates(self, session: str, wanted: int, pulled: list[Task]) -> list[Task]:
+        """Up to `wanted` tasks from the stream that nobody has answered yet; every task read
+        from the stream is added to `pulled`."""
         scope = self._scope(session)
         while True:
             raw = self._pull(session, wanted)
             if not raw:
                 return []
+            pulled.extend(raw)
             unique: dict[int, Task] = {}
             for task in raw:
                 unique.setdefault(self._key(task), task)
@@ -223,6 +233,17 @@ class Controller:
             fresh = [t for k, t in unique.items() if k not in done]
             if fresh:
                 return fresh
+
+    def _give_back(self, session: str, tasks: list[Task]) -> None:
+        """Undo the last pulls of `tasks` (in the order they were read)."""
+        if not tasks:
+            return
+        if not self.overlap:
+            self._shared.put_back(tasks)
+        elif self._reiterable:
+            self._readers[session].put_back(tasks)
+        else:
+            self._cursors[session] -= len(tasks)
 
     def _pull(self, session: str, n: int) -> list[Task]:
         """The next `n` tasks of the stream for `session`, with hashes, checked for their view."""
@@ -463,6 +484,10 @@ class _Reader:
     def done(self) -> bool:
         """Read to the end, and every task read handed out."""
         return self.exhausted and not self._pending
+
+    def put_back(self, tasks: list[Task]) -> None:
+        """Tasks taken and not handed out after all: the next `take` returns them first."""
+        self._pending.extendleft(reversed(tasks))
 
     def take(self, n: int, check: Callable[[Any], Task]) -> list[Task]:
         if self._iterator is None:

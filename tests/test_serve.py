@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import selectors
 import signal
@@ -212,3 +213,40 @@ def test_an_unreachable_database_is_a_503_and_the_retried_batch_is_saved(
     assert "Warning: the database can't be reached" in rest
     assert "Traceback" not in rest
     assert len(out.stdout.splitlines()) == 3
+
+
+@pytest.mark.postgres
+def test_tasks_read_while_the_database_is_down_are_served_once_it_is_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recipe_runner.hashing import set_hashes
+    from tests.pgtools import SKIP_REASON, server_url
+
+    base = server_url()
+    if base is None:
+        pytest.skip(SKIP_REASON)
+    lines = NEWS.read_text(encoding="utf-8").splitlines()
+    expected = {set_hashes(json.loads(line))["_task_hash"] for line in lines if line.strip()}
+    with own_database(base) as (db_url, allow):
+        monkeypatch.setenv("RR_DB_URL", db_url)
+        with served(tmp_path) as (process, url), httpx.Client(base_url=url, timeout=30) as client:
+
+            def answer_a_batch() -> int:
+                tasks = client.get("/api/questions", params={"session": "s"}).json()["tasks"]
+                answers = [{**t, "answer": "accept"} for t in tasks]
+                reply = client.post("/api/answers", json={"session": "s", "answers": answers})
+                assert reply.status_code == 200
+                return len(tasks)
+
+            assert answer_a_batch() > 0
+            allow(False)
+            assert client.get("/api/questions", params={"session": "s"}).status_code == 503
+            allow(True)
+            for _ in range(len(expected)):
+                if not answer_a_batch():
+                    break
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(20) == 0
+        out = subprocess.run(rr("db-out", "news"), capture_output=True, text=True, check=True)
+    saved = [json.loads(line)["_task_hash"] for line in out.stdout.splitlines()]
+    assert sorted(saved) == sorted(expected)
