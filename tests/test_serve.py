@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -183,10 +183,10 @@ def own_database(admin_url: str) -> Iterator[tuple[str, Any]]:
         admin.dispose()
 
 
-@pytest.mark.postgres
-def test_an_unreachable_database_is_a_503_and_the_retried_batch_is_saved(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def switchable_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[bool], None]]:
+    """RR_DB_URL set to a PostgreSQL database of the test's own; yields the switch that opens
+    (True) or refuses (False) its connections. Skips without a server."""
     from tests.pgtools import SKIP_REASON, server_url
 
     base = server_url()
@@ -194,22 +194,30 @@ def test_an_unreachable_database_is_a_503_and_the_retried_batch_is_saved(
         pytest.skip(SKIP_REASON)
     with own_database(base) as (db_url, allow):
         monkeypatch.setenv("RR_DB_URL", db_url)
-        with served(tmp_path) as (process, url), httpx.Client(base_url=url, timeout=30) as client:
-            tasks = client.get("/api/questions", params={"session": "s"}).json()["tasks"]
-            answers = {"session": "s", "answers": [{**t, "answer": "accept"} for t in tasks[:3]]}
-            allow(False)
-            down = client.post("/api/answers", json=answers)
-            assert down.status_code == 503
-            assert "nothing was saved" in down.json()["detail"]
-            allow(True)
-            up = client.post("/api/answers", json=answers)
-            assert up.status_code == 200
-            assert up.json()["saved"] == 3
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(20) == 0
-            assert process.stderr is not None
-            rest = process.stderr.read()
-        out = subprocess.run(rr("db-out", "news"), capture_output=True, text=True, check=True)
+        yield allow
+
+
+@pytest.mark.postgres
+def test_an_unreachable_database_is_a_503_and_the_retried_batch_is_saved(
+    tmp_path: Path, switchable_db: Callable[[bool], None]
+) -> None:
+    allow = switchable_db
+    with served(tmp_path) as (process, url), httpx.Client(base_url=url, timeout=30) as client:
+        tasks = client.get("/api/questions", params={"session": "s"}).json()["tasks"]
+        answers = {"session": "s", "answers": [{**t, "answer": "accept"} for t in tasks[:3]]}
+        allow(False)
+        down = client.post("/api/answers", json=answers)
+        assert down.status_code == 503
+        assert "nothing was saved" in down.json()["detail"]
+        allow(True)
+        up = client.post("/api/answers", json=answers)
+        assert up.status_code == 200
+        assert up.json()["saved"] == 3
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+        assert process.stderr is not None
+        rest = process.stderr.read()
+    out = subprocess.run(rr("db-out", "news"), capture_output=True, text=True, check=True)
     assert "Warning: the database can't be reached" in rest
     assert "Traceback" not in rest
     assert len(out.stdout.splitlines()) == 3
@@ -217,36 +225,31 @@ def test_an_unreachable_database_is_a_503_and_the_retried_batch_is_saved(
 
 @pytest.mark.postgres
 def test_tasks_read_while_the_database_is_down_are_served_once_it_is_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, switchable_db: Callable[[bool], None]
 ) -> None:
     from recipe_runner.hashing import set_hashes
-    from tests.pgtools import SKIP_REASON, server_url
 
-    base = server_url()
-    if base is None:
-        pytest.skip(SKIP_REASON)
+    allow = switchable_db
     lines = NEWS.read_text(encoding="utf-8").splitlines()
     expected = {set_hashes(json.loads(line))["_task_hash"] for line in lines if line.strip()}
-    with own_database(base) as (db_url, allow):
-        monkeypatch.setenv("RR_DB_URL", db_url)
-        with served(tmp_path) as (process, url), httpx.Client(base_url=url, timeout=30) as client:
+    with served(tmp_path) as (process, url), httpx.Client(base_url=url, timeout=30) as client:
 
-            def answer_a_batch() -> int:
-                tasks = client.get("/api/questions", params={"session": "s"}).json()["tasks"]
-                answers = [{**t, "answer": "accept"} for t in tasks]
-                reply = client.post("/api/answers", json={"session": "s", "answers": answers})
-                assert reply.status_code == 200
-                return len(tasks)
+        def answer_a_batch() -> int:
+            tasks = client.get("/api/questions", params={"session": "s"}).json()["tasks"]
+            answers = [{**t, "answer": "accept"} for t in tasks]
+            reply = client.post("/api/answers", json={"session": "s", "answers": answers})
+            assert reply.status_code == 200
+            return len(tasks)
 
-            assert answer_a_batch() > 0
-            allow(False)
-            assert client.get("/api/questions", params={"session": "s"}).status_code == 503
-            allow(True)
-            for _ in range(len(expected)):
-                if not answer_a_batch():
-                    break
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(20) == 0
-        out = subprocess.run(rr("db-out", "news"), capture_output=True, text=True, check=True)
+        assert answer_a_batch() > 0
+        allow(False)
+        assert client.get("/api/questions", params={"session": "s"}).status_code == 503
+        allow(True)
+        for _ in range(len(expected)):
+            if not answer_a_batch():
+                break
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    out = subprocess.run(rr("db-out", "news"), capture_output=True, text=True, check=True)
     saved = [json.loads(line)["_task_hash"] for line in out.stdout.splitlines()]
     assert sorted(saved) == sorted(expected)
