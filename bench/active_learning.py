@@ -23,20 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import srsly
+from sms_spam import load_sms
 
 HERE = Path(__file__).resolve().parent
-SMS = HERE.parent / "data" / "textcat" / "sms_spam" / "SMSSpamCollection"
 TARGET_F1 = 0.85
 CHECK_EVERY = 20  # answers between two test-set evaluations
-
-
-def load_sms() -> list[tuple[str, bool]]:
-    seen: dict[str, bool] = {}
-    for line in SMS.read_text(encoding="utf-8").split("\n"):
-        if line.strip():
-            label, text = line.split("\t", 1)
-            seen.setdefault(text, label == "spam")
-    return list(seen.items())
 
 
 def spam_f1(nlp: Any, test: list[tuple[str, bool]]) -> float:

@@ -21,19 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import srsly
+from sms_spam import load_sms
 
 HERE = Path(__file__).resolve().parent
-SMS = HERE.parent / "data" / "textcat" / "sms_spam" / "SMSSpamCollection"
 BATCHES = 100
-
-
-def messages() -> list[tuple[str, bool]]:
-    seen: dict[str, bool] = {}
-    for line in SMS.read_text(encoding="utf-8").split("\n"):
-        if line.strip():
-            label, text = line.split("\t", 1)
-            seen.setdefault(text, label == "spam")
-    return list(seen.items())
 
 
 def measure(recipe_name: str, args: tuple[Any, ...], kwargs: dict[str, Any], gold: Path) -> dict:
@@ -75,7 +66,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     from results import write_section
 
-    data = messages()
+    data = load_sms()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
