@@ -199,10 +199,6 @@ DATABASE_DOWN = "The database can't be reached just now; nothing was saved. Try 
 DATABASE_DOWN_ERRORS = (sqlalchemy.exc.OperationalError, sqlite3.OperationalError)
 
 
-def database_down(err: BaseException) -> bool:
-    return isinstance(err, DATABASE_DOWN_ERRORS)
-
-
 def warn_database_down(err: BaseException) -> None:
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     print(f"Warning: the database can't be reached: {first}", file=sys.stderr, flush=True)
@@ -425,9 +421,7 @@ class HotPaths:
                     result = self.answers(raw, time.perf_counter())
             except RecipeRunnerError as err:
                 result = problem_reply(400, str(err))
-            except Exception as err:
-                if not database_down(err):
-                    raise
+            except DATABASE_DOWN_ERRORS as err:
                 warn_database_down(err)
                 result = problem_reply(503, DATABASE_DOWN)
             if result is not None:
