@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import operator
+import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
-    Index,
     String,
     Table,
     Text,
@@ -48,10 +48,10 @@ claims = Table(
     Column("session_id", String(200), nullable=False),
     Column("claimed_at", Float, nullable=False),
     Column("content", Text, nullable=False),
+    # Also the index of every look-up by (dataset, scope). The table holds only tasks served
+    # and not answered yet, so it stays small, and another index would be upkeep on every
+    # claim and every release (schema version 4 dropped the two of version 2).
     UniqueConstraint("dataset_id", "scope", "task_hash", name="uq_claim"),
-    # Added in schema version 2 (see migrations.py).
-    Index("ix_claims_session", "dataset_id", "scope", "session_id", "claimed_at"),
-    Index("ix_claims_expiry", "dataset_id", "scope", "claimed_at"),
 )
 
 
@@ -89,6 +89,15 @@ class ClaimStore(Protocol):
 
     def count(self, scope: str, session: str | None = None) -> int:
         """How many claims are held in the scope (by `session`, when given)."""
+
+
+@dataclass(frozen=True)
+class AnsweredIn:
+    """Where a task counts as answered: an answer with its hash (`by` "task" or "input") in
+    one of `dataset_ids`, by `session` only when it is given."""
+
+    dataset_ids: tuple[int, ...]
+    session: str | None = None
 
 
 @dataclass
@@ -183,6 +192,10 @@ class DatabaseClaims:
             self._fast_insert = str(compiled)
             order = list(compiled.positiontup or ())
         self._fast_params = operator.itemgetter(*order)  # a row dict -> its tuple, in C
+        # SQLite 3.35 and newer claim a batch of new tasks and skip the answered ones in one
+        # statement (claim_unanswered).
+        self.claims_unanswered = self._fast is not None and sqlite3.sqlite_version_info >= (3, 35)
+        self._claim_new_sql: dict[tuple[Any, ...], str] = {}
         # (scope, timeout) -> a time before which no claim in the scope can have expired.
         self._quiet_until: dict[tuple[str, float], float] = {}
         self._release = delete(claims).where(
@@ -231,6 +244,49 @@ class DatabaseClaims:
                 )
                 won.update(int(h) for h in stale.scalars())
         return [t for h, t in by_hash.items() if h in won]
+
+    def claim_unanswered(
+        self, scope: str, session: str, tasks: list[Task], by: str, answered: list[AnsweredIn]
+    ) -> list[Task]:
+        """Claim those of `tasks` (distinct keys) that nobody holds and that have no answer in
+        `answered`, in one statement; the tasks claimed, in their order. Only where
+        `claims_unanswered` is true (SQLite).
+
+        One statement is also what makes it safe with several processes: SQLite runs a write
+        on the newest data, so an answer saved (and its claim released) by another process is
+        either seen here or saved after this claim, which it then conflicts with. A task held
+        by another session is skipped: its holder answers it, or it is taken over once expired
+        (take_expired)."""
+        if not tasks:
+            return []
+        column = "task_hash" if by == "task" else "input_hash"
+        if by == "input" and any(a.dataset_ids for a in answered):
+            self.db.ensure_input_index()
+        shape = (len(tasks), column, *((len(a.dataset_ids), a.session is None) for a in answered))
+        sql = self._claim_new_sql.get(shape)
+        if sql is None:
+            sql = self._claim_new_sql[shape] = _claim_unanswered_sql(len(tasks), column, answered)
+        now = time.time()
+        params: list[Any] = [self.dataset_id, scope, session, now]
+        keys = [t[self.key] for t in tasks]
+        for key, task in zip(keys, tasks, strict=True):
+            params += (key, claim_json(task))
+        for where in answered:
+            if where.dataset_ids:
+                params += where.dataset_ids
+                if where.session is not None:
+                    params.append(where.session)
+        # Which rows went in, when not all did: the claims of this session made just now.
+        ask = (
+            "SELECT task_hash FROM claims WHERE dataset_id = ? AND scope = ? "
+            f"AND session_id = ? AND claimed_at = ? AND task_hash IN ({','.join('?' * len(keys))})",
+            (self.dataset_id, scope, session, now, *keys),
+        )
+        found = self._fast.insert_all_or_ask(sql, params, len(tasks), ask)
+        if found is None:
+            return tasks
+        won = set(found)
+        return [t for key, t in zip(keys, tasks, strict=True) if key in won]
 
     def outstanding(self, scope: str, session: str) -> list[Task]:
         stmt = (
@@ -296,3 +352,25 @@ class DatabaseClaims:
             stmt = stmt.where(claims.c.session_id == session)
         with self.db.engine.connect() as conn:
             return int(conn.execute(stmt).scalar() or 0)
+
+
+def _claim_unanswered_sql(n: int, column: str, answered: list[AnsweredIn]) -> str:
+    """The statement of DatabaseClaims.claim_unanswered for `n` tasks. The parameters, in
+    order: dataset id, scope, session, time; (key, content) per task; the ids and session of
+    each `answered` with dataset ids."""
+    unanswered = [
+        "NOT EXISTS (SELECT 1 FROM answers AS a WHERE a.dataset_id IN "
+        f"({','.join('?' * len(where.dataset_ids))}) AND a.{column} = v.column1"
+        + ("" if where.session is None else " AND a.session_id = ?")
+        + ")"
+        for where in answered
+        if where.dataset_ids
+    ]
+    # SQLite needs a WHERE clause before ON CONFLICT in an INSERT ... SELECT.
+    condition = " AND ".join(unanswered) or "1"
+    return (
+        "INSERT INTO claims (dataset_id, scope, task_hash, session_id, claimed_at, content) "
+        "SELECT ?, ?, v.column1, ?, ?, v.column2 "
+        f"FROM (VALUES {','.join(['(?,?)'] * n)}) AS v WHERE {condition} "
+        "ON CONFLICT DO NOTHING"
+    )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .claims import ClaimStore, DatabaseClaims, MemoryClaims
+from .claims import AnsweredIn, ClaimStore, DatabaseClaims, MemoryClaims
 from .components import Components, call_with_accepted
 from .config import Config
 from .db import ANSWERS, Database, check_name
@@ -173,15 +173,10 @@ class Controller:
             pulled: list[Task] = []  # read from the stream by this call and not claimed yet
             try:
                 while len(out) < self.batch_size:
-                    candidates = self._next_candidates(session, self.batch_size - len(out), pulled)
-                    if not candidates:
+                    won = self._claim_new(session, self.batch_size - len(out), pulled)
+                    if won is None:
                         break
-                    won = self.claims.claim(scope, session, candidates, self.claim_timeout)
                     pulled.clear()
-                    if isinstance(self.claims, DatabaseClaims):
-                        # Another process may have saved an answer and released its claim
-                        # between our check and our claim: check again now that it is ours.
-                        won = self._unanswered(scope, won)
                     out.extend(won)
             except Exception:
                 # The database failed: what was read and not claimed goes back to the stream,
@@ -212,6 +207,40 @@ class Controller:
             return self.db.answered_hashes(self._dedup_ids + self._exclude_ids, keys, by)
         done = self.db.answered_hashes(self._dedup_ids, keys, by, session=scope)
         return done | self.db.answered_hashes(self._exclude_ids, keys, by)
+
+    def _claim_new(self, session: str, wanted: int, pulled: list[Task]) -> list[Task] | None:
+        """Claim for `session` up to `wanted` tasks of the stream that nobody has answered;
+        None at the end of the stream. Every task read from the stream is added to `pulled`."""
+        scope = self._scope(session)
+        claims = self.claims
+        if isinstance(claims, DatabaseClaims) and claims.claims_unanswered:
+            # SQLite: the answered tasks are skipped by the claim's own statement.
+            raw = self._pull(session, wanted)
+            if not raw:
+                return None
+            pulled.extend(raw)
+            unique: dict[int, Task] = {}
+            for task in raw:
+                unique.setdefault(self._key(task), task)
+            where = self._answered_in(scope)
+            return claims.claim_unanswered(
+                scope, session, list(unique.values()), self.exclude_by, where
+            )
+        candidates = self._next_candidates(session, wanted, pulled)
+        if not candidates:
+            return None
+        won = claims.claim(scope, session, candidates, self.claim_timeout)
+        if isinstance(claims, DatabaseClaims):
+            # Another process may have saved an answer and released its claim between our
+            # check and our claim: check again now that it is ours.
+            won = self._unanswered(scope, won)
+        return won
+
+    def _answered_in(self, scope: str) -> list[AnsweredIn]:
+        """Where a task of `scope` counts as answered (see `_answered`)."""
+        if not self.overlap:
+            return [AnsweredIn(tuple(self._dedup_ids + self._exclude_ids))]
+        return [AnsweredIn(tuple(self._dedup_ids), scope), AnsweredIn(tuple(self._exclude_ids))]
 
     def _next_candidates(self, session: str, wanted: int, pulled: list[Task]) -> list[Task]:
         """Up to `wanted` tasks from the stream that nobody has answered yet; every task read

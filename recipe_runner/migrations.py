@@ -70,8 +70,21 @@ def _v3_answer_keys(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE answers_v3 RENAME TO answers"))
 
 
+def _v4_no_claim_indexes(conn: Connection) -> None:
+    """Version 4: the claim indexes of version 2 go. The look-ups they served now run once in a
+    while (a reload, an expiry), over a table of served, unanswered tasks that the unique key's
+    (dataset, scope) prefix already narrows, while their upkeep came with every claim and every
+    release: two more pages written per commit."""
+    conn.execute(text("DROP INDEX IF EXISTS ix_claims_session"))
+    conn.execute(text("DROP INDEX IF EXISTS ix_claims_expiry"))
+
+
 # version -> the step that brings a database from version - 1 to it. Version 1 is the first schema.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_claim_indexes, 3: _v3_answer_keys}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _v2_claim_indexes,
+    3: _v3_answer_keys,
+    4: _v4_no_claim_indexes,
+}
 
 
 def current_version() -> int:

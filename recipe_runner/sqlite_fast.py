@@ -161,6 +161,31 @@ class FastSQLite:
             finally:
                 cursor.close()
 
+    def insert_all_or_ask(
+        self, sql: str, params: Sequence[Any], expected: int, ask: tuple[str, Sequence[Any]]
+    ) -> list[Any] | None:
+        """Run one INSERT and commit; None when it inserted `expected` rows, else the first
+        column of the rows of the query `ask` (SQL and parameters), run in the same
+        transaction. Cheaper than a RETURNING clause, which SQLite answers through a temporary
+        table, for the common case where every row goes in."""
+        with self._lock:
+            conn = self._connection()
+            cursor = conn.cursor()
+            try:
+                cursor.execute(sql, params)
+                found = None
+                if cursor.rowcount != expected:
+                    cursor.execute(*ask)
+                    found = [row[0] for row in cursor.fetchall()]
+                conn.commit()
+                self._committed()
+                return found
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                cursor.close()
+
     def write(self, sql: str, params: list[tuple[Any, ...]], expect: int | None = None) -> bool:
         """Run `sql` once per tuple of `params` in one transaction and commit; with `expect`,
         roll back instead (and return False) unless exactly that many rows changed."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from recipe_runner.claims import DatabaseClaims
+from recipe_runner.claims import AnsweredIn, DatabaseClaims
 from recipe_runner.components import Components
 from recipe_runner.config import load_config
 from recipe_runner.controller import Controller
@@ -186,14 +186,24 @@ def test_deduplication_asks_the_database_not_memory(opened: Opened) -> None:
 def test_a_task_answered_between_the_check_and_the_claim_is_not_served(opened: Opened) -> None:
     other = opened.db()
 
+    def answer_first(tasks: list[Task]) -> None:
+        if tasks:
+            other.save_answers("ds", [{**tasks[0], "answer": "accept", "_session_id": "ds-other"}])
+
     class AnsweredMeanwhile(DatabaseClaims):
-        """Another process answers the first task of each batch just before this one claims."""
+        """Another process answers the first task of each batch just before this one claims:
+        after the check (PostgreSQL), or before the one statement that checks and claims
+        (SQLite)."""
 
         def claim(self, scope: str, session: str, tasks: list[Task], timeout: float) -> list[Task]:
-            if tasks:
-                late = {**tasks[0], "answer": "accept", "_session_id": "ds-other"}
-                other.save_answers("ds", [late])
+            answer_first(tasks)
             return super().claim(scope, session, tasks, timeout)
+
+        def claim_unanswered(
+            self, scope: str, session: str, tasks: list[Task], by: str, answered: list[AnsweredIn]
+        ) -> list[Task]:
+            answer_first(tasks)
+            return super().claim_unanswered(scope, session, tasks, by, answered)
 
     ctrl = opened.controller(texts(20), shared=True)
     assert ctrl.db is not None
