@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from recipe_runner.claims import DatabaseClaims
-from recipe_runner.db import SCHEMA_VERSION, Database, check_name
+from recipe_runner.db import SCHEMA_VERSION, Database, check_name, dump_json
 from recipe_runner.errors import ConfigError, DatasetError
 from recipe_runner.hashing import set_hashes
 from recipe_runner.migrations import schema_version
@@ -287,6 +289,37 @@ def test_content_round_trips_unicode_nul_and_big_hashes(db: Database) -> None:
     back = list(db.iter_answers("ds"))
     assert back[0]["text"] == odd["text"] and back[0]["meta"] == {"k": "\x00"}
     assert (back[1]["_input_hash"], back[1]["_task_hash"]) == (-(2**31), 2**53 - 1)
+
+
+STDLIB_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"score": float("nan"), "text": "not a number"},  # orjson would write null
+        {"score": float("-inf")},
+        {"n": 2**70},  # over 64 bits: orjson refuses it
+        {"meta": {1: "an integer key"}},  # the standard library makes it "1"
+        {"text": "a lone surrogate \ud800"},
+        {"meta": {"empty": None}, "score": 0.5},
+    ],
+)
+def test_what_orjson_would_change_is_written_by_the_standard_library(value: Any) -> None:
+    assert dump_json(value) == STDLIB_JSON(value)
+
+
+def test_answers_come_back_exactly(db: Database) -> None:
+    scores = [1e-20, 1 / 3, 0.1 + 0.2, 1e16, -0.0, 5e-324, 2**53 + 1.0, 1.7976931348623157e308]
+    floats = answer("floats", scores=scores, big=2**63 - 1, small=-(2**63), nan=float("nan"))
+    db.save_answers("ds", [floats, answer("nested", meta={"a": [{"b": [True, False, None]}]})])
+    back = list(db.iter_answers("ds"))
+    assert back[0]["scores"] == scores and [math.copysign(1, x) for x in back[0]["scores"]] == [
+        math.copysign(1, x) for x in scores
+    ]
+    assert (back[0]["big"], back[0]["small"]) == (2**63 - 1, -(2**63))
+    assert math.isnan(back[0]["nan"])
+    assert back[1]["meta"] == {"a": [{"b": [True, False, None]}]}
 
 
 def test_import_is_all_or_nothing(db: Database) -> None:
