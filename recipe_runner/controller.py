@@ -36,6 +36,7 @@ REQUIRED_INPUT = {
 
 
 INT64 = -(2**63)  # hashes are stored as signed 64-bit integers
+HASH_KEYS = (INPUT_HASH, TASK_HASH)
 MAX_NESTING = 64  # JSON levels in an answer; real tasks nest three or four
 
 
@@ -319,7 +320,8 @@ class Controller:
         """Validate, `update`, `before_db`, save (committed before this returns), count."""
         with self._lock:
             self.start()
-            batch = [self._check_answer(session, a) for a in answers]
+            now = int(time.time())
+            batch = [self._check_answer(session, a, now) for a in answers]
             errors: list[dict[str, Any]] = []
             valid: list[Task] = []
             for answer in batch:
@@ -361,28 +363,36 @@ class Controller:
                 self._custom_progress[session] = self._call_progress(session)
             return AnswerResult(len(new), self.progress(session), self.stats(session), errors)
 
-    def _check_answer(self, session: str, answer: Any) -> Task:
-        if not isinstance(answer, dict):
-            raise AnswerError(f"Each answer must be a task object, not {type(answer).__name__}.")
+    def _check_answer(self, session: str, answer: Any, now: int) -> Task:
+        """A copy of the answer, checked, with its hashes, session, view and time (`now`
+        unless it has one)."""
+        if type(answer) is not dict:
+            if not isinstance(answer, dict):
+                raise AnswerError(
+                    f"Each answer must be a task object, not {type(answer).__name__}."
+                )
+            answer = dict(answer)
         verdict = answer.get("answer")
         if verdict not in ANSWERS:
             raise AnswerError(
                 f"An answer's 'answer' must be accept, reject or ignore, not {verdict!r}."
             )
-        for key in (INPUT_HASH, TASK_HASH):
+        for key in HASH_KEYS:
             value = answer.get(key)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or not INT64 <= value < -INT64
-            ):
+            if value is None or (type(value) is int and INT64 <= value < -INT64):
+                continue  # the common case, checked first
+            if isinstance(value, bool) or not isinstance(value, int) or not INT64 <= value < -INT64:
                 raise AnswerError(
                     f"An answer's '{key}' must be an integer (64 bits at most), not {value!r}."
                 )
         self._check_answer_shape(answer)
-        answer = set_hashes(dict(answer))
-        answer["_session_id"] = session
-        answer.setdefault("_view_id", self.view_id)
+        answer = {**answer, "_session_id": session}
+        if type(answer.get(INPUT_HASH)) is not int or type(answer.get(TASK_HASH)) is not int:
+            set_hashes(answer)
+        if "_view_id" not in answer:
+            answer["_view_id"] = self.view_id
         if "_timestamp" not in answer:
-            answer["_timestamp"] = int(time.time())
+            answer["_timestamp"] = now
         return answer
 
     def _check_answer_shape(self, answer: Task) -> None:

@@ -131,17 +131,23 @@ class RateMeter:
 
     def __init__(self, window: int = 30) -> None:
         self._events: deque[tuple[float, int]] = deque(maxlen=window)
+        self._answers = 0  # the sum of the answers in _events, kept as they come and go
 
     def add(self, n: int, now: float | None = None) -> None:
+        if len(self._events) == self._events.maxlen:
+            self._answers -= self._events[0][1]
         self._events.append((now if now is not None else time.monotonic(), n))
+        self._answers += n
 
     def rate(self) -> float | None:
         if len(self._events) < 2:
             return None
-        elapsed = self._events[-1][0] - self._events[0][0]
+        first_time, first_answers = self._events[0]
+        elapsed = self._events[-1][0] - first_time
         if elapsed <= 0:
             return None
-        return sum(n for _, n in list(self._events)[1:]) / elapsed
+        # The answers of the first batch came before the window's first instant.
+        return (self._answers - first_answers) / elapsed
 
 
 def eta_seconds(progress: float | None, answered: int, rate: float | None) -> float | None:

@@ -187,3 +187,29 @@ def test_news_headlines() -> None:
     stream = get_stream(NEWS)
     assert len(stream) == 200
     assert len({t["text"] for t in stream}) == 178
+
+
+# Lines where a fast JSON reader could differ from the standard library's: each must come out
+# exactly as json.loads reads it, and be counted the same.
+CORNERS = [
+    '{"text": "19 digits", "n": 9223372036854775808}',
+    '{"text": "min - 1", "n": -9223372036854775809}',
+    '{"text": "max", "n": 9223372036854775807, "m": -9223372036854775808}',
+    '{"text": "long mantissa", "p": 0.1234567890123456789012345}',
+    '{"text": "floats", "f": [5e-324, 1.7976931348623157e308, -0.0, 1e16, 0.30000000000000004]}',
+    '{"text": "too big", "f": 1e400}',
+    '{"text": "nan", "f": NaN, "g": -Infinity}',
+    '{"text": "twice", "text": "last wins"}',
+    '{"text": "escapes \\u00e9 \\ud83d\\ude00 \\u0000 \\n"}',
+    '{"text": "lone \\ud800 surrogate"}',
+    '  {"text": "spaces around"}  ',
+]
+
+
+def test_jsonl_corners_are_read_as_the_standard_library_reads_them(tmp_path: Path) -> None:
+    path = write(tmp_path / "corners.jsonl", "\n".join(CORNERS) + "\n")
+    tasks = list(get_stream(path))
+    expected = [json.loads(line) for line in CORNERS]
+    assert repr(tasks) == repr(expected)  # repr: NaN == NaN, and int 1 != float 1.0
+    assert [type(t.get("n")) for t in tasks] == [type(t.get("n")) for t in expected]
+    assert len(get_stream(path)) == len(CORNERS)

@@ -99,3 +99,12 @@ def test_eta_from_rate() -> None:
     assert eta_seconds(0.25, 100, 2.0) == pytest.approx(150.0)
     assert eta_seconds(1.0, 100, 2.0) == 0.0
     assert eta_seconds(None, 100, 2.0) is None
+
+
+def test_rate_counts_only_the_recent_window() -> None:
+    meter = RateMeter(window=3)
+    for second, answers in enumerate([100, 100, 10, 20, 30]):
+        meter.add(answers, now=float(second))
+    # The window holds the last three batches (10, 20, 30 at seconds 2 to 4): the answers
+    # after its first instant, 20 + 30, over 2 seconds.
+    assert meter.rate() == pytest.approx(25.0)
