@@ -276,13 +276,17 @@ class DatabaseClaims:
                 params += where.dataset_ids
                 if where.session is not None:
                     params.append(where.session)
-        # Which rows went in, when not all did: the claims of this session made just now.
-        ask = (
-            "SELECT task_hash FROM claims WHERE dataset_id = ? AND scope = ? "
-            f"AND session_id = ? AND claimed_at = ? AND task_hash IN ({','.join('?' * len(keys))})",
-            (self.dataset_id, scope, session, now, *keys),
-        )
-        found = self._fast.insert_all_or_ask(sql, params, len(tasks), ask)
+
+        def claimed_now() -> tuple[str, tuple[Any, ...]]:
+            """Which rows went in, when not all did: this session's claims made just now."""
+            marks = ",".join("?" * len(keys))
+            return (
+                "SELECT task_hash FROM claims WHERE dataset_id = ? AND scope = ? "
+                f"AND session_id = ? AND claimed_at = ? AND task_hash IN ({marks})",
+                (self.dataset_id, scope, session, now, *keys),
+            )
+
+        found = self._fast.insert_all_or_ask(sql, params, len(tasks), claimed_now)
         if found is None:
             return tasks
         won = set(found)

@@ -115,8 +115,9 @@ class Controller:
         self._closed = False
         self._dedup_ids: list[int] = []
         self._exclude_ids: list[int] = []
+        self._answered_in_scope: dict[str, list[AnsweredIn]] = {}
         # Claims use the dedup key: with exclude_by "input", one text is out once at a time.
-        claim_key = INPUT_HASH if self.exclude_by == "input" else TASK_HASH
+        claim_key = self._key_name = INPUT_HASH if self.exclude_by == "input" else TASK_HASH
         self.claims: ClaimStore = MemoryClaims(claim_key)
         if self.db is not None and self.dataset is not None:
             check_name(self.dataset)
@@ -190,7 +191,7 @@ class Controller:
         return session if self.overlap else ""
 
     def _key(self, task: Task) -> int:
-        return int(task[INPUT_HASH] if self.exclude_by == "input" else task[TASK_HASH])
+        return int(task[self._key_name])
 
     def _unanswered(self, scope: str, tasks: list[Task]) -> list[Task]:
         """Drop (and release) claimed tasks that were answered meanwhile, e.g. before a crash."""
@@ -239,9 +240,15 @@ class Controller:
 
     def _answered_in(self, scope: str) -> list[AnsweredIn]:
         """Where a task of `scope` counts as answered (see `_answered`)."""
-        if not self.overlap:
-            return [AnsweredIn(tuple(self._dedup_ids + self._exclude_ids))]
-        return [AnsweredIn(tuple(self._dedup_ids), scope), AnsweredIn(tuple(self._exclude_ids))]
+        found = self._answered_in_scope.get(scope)
+        if found is None:
+            if not self.overlap:
+                found = [AnsweredIn(tuple(self._dedup_ids + self._exclude_ids))]
+            else:
+                dedup, exclude = tuple(self._dedup_ids), tuple(self._exclude_ids)
+                found = [AnsweredIn(dedup, scope), AnsweredIn(exclude)]
+            self._answered_in_scope[scope] = found
+        return found
 
     def _next_candidates(self, session: str, wanted: int, pulled: list[Task]) -> list[Task]:
         """Up to `wanted` tasks from the stream that nobody has answered yet; every task read

@@ -33,6 +33,7 @@ from sqlalchemy.exc import DBAPIError
 
 from .config import Config, rr_home
 from .errors import ConfigError, DatasetError
+from .sqlite_fast import ROW_KEYS
 
 SCHEMA_VERSION = 4  # migrations.py brings older databases up to it
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
@@ -263,7 +264,6 @@ class Database:
             return []
         dataset_id = self.dataset_id(dataset, create=True)
         now = time.time()
-        rows = [_answer_row(dataset_id, a, now) for a in batch]
         if self._fast is not None:  # the hot path of every batch: see sqlite_fast.py
             then = None
             if release and release[1]:
@@ -274,9 +274,11 @@ class Database:
                     f"AND task_hash IN ({marks})"
                 )
                 then = (sql, (dataset_id, scope, *keys))
-            new_rows = self._fast.insert(rows, then)
-            pairs = zip(rows, new_rows, strict=True)
-            return [(r["session_id"], r["answer"]) for r, new in pairs if new]
+            values = [_answer_values(dataset_id, a, now) for a in batch]
+            new_rows = self._fast.insert(values, then)
+            pairs = zip(values, new_rows, strict=True)
+            return [(v[1], v[4]) for v, new in pairs if new]  # session, answer
+        rows = [_answer_row(dataset_id, a, now) for a in batch]
         with self.engine.begin() as conn:
             # Many rows to one statement built once: SQLAlchemy compiles it once and sends the
             # rows as one multi-row INSERT, where `.values(rows)` is compiled anew every batch
@@ -389,16 +391,21 @@ class Database:
                 yield load_json(content)
 
 
+def _answer_values(dataset_id: Any, answer: dict[str, Any], now: float) -> tuple[Any, ...]:
+    """The columns of an answer's row, in the order of sqlite_fast.ROW_KEYS."""
+    return (
+        dataset_id,
+        str(answer.get("_session_id") or ""),
+        answer["_input_hash"],
+        answer["_task_hash"],
+        answer["answer"],
+        _timestamp(answer.get("_timestamp"), now),
+        dump_json(answer),
+    )
+
+
 def _answer_row(dataset_id: Any, answer: dict[str, Any], now: float) -> dict[str, Any]:
-    return {
-        "dataset_id": dataset_id,
-        "session_id": str(answer.get("_session_id") or ""),
-        "input_hash": answer["_input_hash"],
-        "task_hash": answer["_task_hash"],
-        "answer": answer["answer"],
-        "created": _timestamp(answer.get("_timestamp"), now),
-        "content": dump_json(answer),
-    }
+    return dict(zip(ROW_KEYS, _answer_values(dataset_id, answer, now), strict=True))
 
 
 def _timestamp(value: Any, now: float) -> float:

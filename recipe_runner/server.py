@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import secrets
 import sqlite3
 import sys
@@ -33,6 +34,7 @@ from .progress import ProgressInfo
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 32 * 1024 * 1024  # a batch of answers far larger than this is a mistake
+MAX_SESSIONS_KEPT = 10_000  # session ids remembered, so that a name is checked once
 
 # orjson overflows the C stack (a segfault: the server is gone) on arrays nested about 100,000
 # deep. A body with more brackets than this goes to the standard library's parser instead.
@@ -289,9 +291,16 @@ def make_app(
     # (FastAPI's way with plain functions) only added a hand-over: about 20% more server CPU
     # per batch in bench/load.py. A recipe whose stream or `update` is slow holds up the other
     # requests either way.
+    session_ids: dict[str | None, str] = {}  # the names seen, checked, and their ids
+
     def session_of(name: str | None) -> str:
         """Session NAME -> "DATASET-NAME"; a bad name is a RecipeRunnerError (400)."""
-        return controller.session_id(name or None)
+        found = session_ids.get(name)
+        if found is None:
+            found = controller.session_id(name or None)
+            if len(session_ids) < MAX_SESSIONS_KEPT:
+                session_ids[name] = found
+        return found
 
     @app.exception_handler(RecipeRunnerError)
     def expected_error(_request: Request, err: RecipeRunnerError) -> Response:
@@ -440,12 +449,17 @@ class HotPaths:
 
 
 FRESH = {"true": True, "1": True, "false": False, "0": False}
+# The query of nearly every request: a session name with nothing to decode.
+ONLY_A_SESSION = re.compile(rb"session=([A-Za-z0-9_.\-]+)")
 
 
 def _plain_query(raw: bytes) -> tuple[str | None, bool] | None:
     """(session, fresh) of a query string FastAPI would read the same way; None otherwise."""
     if not raw:
         return None, False
+    only = ONLY_A_SESSION.fullmatch(raw)
+    if only is not None:
+        return only[1].decode("ascii"), False
     found: dict[str, str] = {}
     for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
         if key in found:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import operator
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
-# The columns of an answer row, as `db._answer_row` builds them.
+# The columns of an answer row, in the order `db._answer_values` gives them.
 ROW_KEYS = ("dataset_id", "session_id", "input_hash", "task_hash", "answer", "created", "content")
 # Commits between two checkpoints: a batch of the web view commits twice, some 15 pages each, so
 # the WAL is copied every ~7,500 pages, below the `wal_autocheckpoint` backstop of 10,000 (db.py).
@@ -91,8 +91,10 @@ class FastSQLite:
         self._checkpointer = Checkpointer(engine) if checkpoint else None
         compiled = insert.compile(dialect=engine.dialect, column_keys=list(ROW_KEYS))
         self._insert_sql = str(compiled)
-        self._order = list(compiled.positiontup or ())
-        self._params = operator.itemgetter(*self._order)  # a row dict -> its tuple, in C
+        order = [ROW_KEYS.index(key) for key in compiled.positiontup or ()]
+        # A row tuple in ROW_KEYS order -> its parameters in the statement's order (the same
+        # order, with the table defined as it is: then the rows go as they are).
+        self._params = None if order == list(range(len(ROW_KEYS))) else operator.itemgetter(*order)
 
     def _connection(self) -> Any:
         if self._conn is None:
@@ -129,13 +131,13 @@ class FastSQLite:
                 cursor.close()
 
     def insert(
-        self, rows: list[dict[str, Any]], then: tuple[str, tuple[Any, ...]] | None = None
+        self, rows: list[tuple[Any, ...]], then: tuple[str, tuple[Any, ...]] | None = None
     ) -> list[bool]:
-        """Insert answer rows (dicts of ROW_KEYS) in one transaction, skipping conflicts;
-        which rows were new. `then` (SQL and its parameters) runs in the same transaction: the
-        release of the answered tasks' claims, which saves a commit per batch. Committed before
-        it returns."""
-        params = list(map(self._params, rows))
+        """Insert answer rows (tuples of ROW_KEYS' values) in one transaction, skipping
+        conflicts; which rows were new. `then` (SQL and its parameters) runs in the same
+        transaction: the release of the answered tasks' claims, which saves a commit per batch.
+        Committed before it returns."""
+        params = rows if self._params is None else list(map(self._params, rows))
         with self._lock:
             conn = self._connection()
             cursor = conn.cursor()
@@ -162,11 +164,15 @@ class FastSQLite:
                 cursor.close()
 
     def insert_all_or_ask(
-        self, sql: str, params: Sequence[Any], expected: int, ask: tuple[str, Sequence[Any]]
+        self,
+        sql: str,
+        params: Sequence[Any],
+        expected: int,
+        ask: Callable[[], tuple[str, Sequence[Any]]],
     ) -> list[Any] | None:
         """Run one INSERT and commit; None when it inserted `expected` rows, else the first
-        column of the rows of the query `ask` (SQL and parameters), run in the same
-        transaction. Cheaper than a RETURNING clause, which SQLite answers through a temporary
+        column of the rows of the query that `ask()` gives (SQL and parameters), run in the
+        same transaction. Cheaper than a RETURNING clause, which SQLite answers through a temporary
         table, for the common case where every row goes in."""
         with self._lock:
             conn = self._connection()
@@ -175,7 +181,7 @@ class FastSQLite:
                 cursor.execute(sql, params)
                 found = None
                 if cursor.rowcount != expected:
-                    cursor.execute(*ask)
+                    cursor.execute(*ask())
                     found = [row[0] for row in cursor.fetchall()]
                 conn.commit()
                 self._committed()

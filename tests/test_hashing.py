@@ -7,7 +7,17 @@ import os
 import subprocess
 import sys
 
-from recipe_runner.hashing import INPUT_HASH, TASK_HASH, input_hash, set_hashes, task_hash
+import pytest
+
+from recipe_runner.hashing import (
+    INPUT_HASH,
+    INPUT_KEYS,
+    TASK_HASH,
+    TASK_KEYS,
+    input_hash,
+    set_hashes,
+    task_hash,
+)
 
 TASKS = [
     {"text": "Hello world"},
@@ -123,3 +133,22 @@ def test_fast_encoding_gives_the_bytes_of_the_json_encoder() -> None:
         for in_hash in (expected, True, -7, 2**70):
             labels = {k: task[k] for k in ("label", "spans", "options") if k in task}
             assert task_hash(task, in_hash) == _digest(_dumps([in_hash, labels]))
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        {"text": "plain"},
+        {"text": 'quotes " and \\ backslash, \n newline, \u2028, \x00, emoji 🙂, é'},
+        {"text": ""},
+        {"text": "with meta", "meta": {"id": 1}, "_view_id": "text"},
+        {"text": "labelled", "label": "X"},
+        {"text": "and html", "html": "<b>x</b>"},
+        {"html": "<b>only html</b>"},
+    ],
+)
+def test_the_shortcut_for_plain_text_tasks_gives_the_general_hashes(task: dict) -> None:
+    # Keys given as lists take the general path, which the shortcut must agree with.
+    in_hash = input_hash(task)
+    assert in_hash == input_hash(task, keys=list(INPUT_KEYS))
+    assert task_hash(task, in_hash) == task_hash(task, in_hash, keys=list(TASK_KEYS))
