@@ -349,6 +349,12 @@ class DatabaseClaims:
             conn.execute(self._release, {"scope": scope, "hashes": wanted})
 
     def count(self, scope: str, session: str | None = None) -> int:
+        if self._fast is not None:  # asked on every request once the stream is read to its end
+            sql = "SELECT count(*) FROM claims WHERE dataset_id = ? AND scope = ?"
+            if session is None:
+                return int(self._fast.scalar(sql, (self.dataset_id, scope)))
+            sql += " AND session_id = ?"
+            return int(self._fast.scalar(sql, (self.dataset_id, scope, session)))
         stmt = select(func.count()).where(
             claims.c.dataset_id == self.dataset_id, claims.c.scope == scope
         )

@@ -130,6 +130,17 @@ class FastSQLite:
             finally:
                 cursor.close()
 
+    def scalar(self, sql: str, params: Sequence[Any]) -> Any:
+        """The first column of the first row of a query (None when there is none)."""
+        with self._lock:
+            cursor = self._connection().cursor()
+            try:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+                return None if row is None else row[0]
+            finally:
+                cursor.close()
+
     def insert(
         self, rows: list[tuple[Any, ...]], then: tuple[str, tuple[Any, ...]] | None = None
     ) -> list[bool]:
