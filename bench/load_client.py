@@ -248,14 +248,19 @@ def run_clients(
 
 
 def start_server(
-    home: Path, source: Path | None, env_extra: dict[str, str] | None = None
+    home: Path,
+    source: Path | None,
+    env_extra: dict[str, str] | None = None,
+    prefix: list[str] | None = None,
+    timeout: float = 60,
 ) -> tuple[subprocess.Popen[str], str]:
     """A real `rr run mark load SOURCE` process on a free loopback port, and its URL; without
-    a source, bench/bare_server.py instead."""
+    a source, bench/bare_server.py instead. `prefix` runs it under another program (valgrind)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RR_")}
     env.update({"RR_HOME": str(home), **(env_extra or {})})
     command = [sys.executable, "-m", "recipe_runner", "run", "--port", "0", "mark", "load"]
     command = [*command, str(source)] if source else [sys.executable, str(BARE_SERVER)]
+    command = [*(prefix or []), *command]
     process = subprocess.Popen(
         command,
         env=env,
@@ -265,7 +270,7 @@ def start_server(
         text=True,
     )
     assert process.stderr is not None
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = process.stderr.readline()
         if not line:

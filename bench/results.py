@@ -19,6 +19,7 @@ so compare figures within a section, not across runs.
 | Headless throughput, Headless memory | `headless_throughput.py` |
 | CLI start-up | `cli_startup.py` |
 | Web view load (SQLite) | `load.py` |
+| Web view instructions per batch | `load_instructions.py` |
 | Web page: keypress to next task | `page_latency.py` |
 | active_learning | `active_learning.py` |
 | teach_latency | `teach_latency.py` |

@@ -373,12 +373,8 @@ class Controller:
     def _check_answer(self, session: str, answer: Any, now: int) -> Task:
         """A copy of the answer, checked, with its hashes, session, view and time (`now`
         unless it has one)."""
-        if type(answer) is not dict:
-            if not isinstance(answer, dict):
-                raise AnswerError(
-                    f"Each answer must be a task object, not {type(answer).__name__}."
-                )
-            answer = dict(answer)
+        if not isinstance(answer, dict):
+            raise AnswerError(f"Each answer must be a task object, not {type(answer).__name__}.")
         verdict = answer.get("answer")
         if verdict not in ANSWERS:
             raise AnswerError(
