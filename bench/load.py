@@ -166,7 +166,8 @@ def write(rows: list[dict[str, Any]], opts: argparse.Namespace, top: int) -> Non
         f"(rounds: {listed(spread)}; {cpu(spread) / TARGET_CPU_MS:.2f}x the "
         f"{TARGET_CPU_MS:g} ms target; {kernel:.0%} of it in the kernel), {cpu(single):.3f} "
         f"with one client process (rounds: {listed(single)}); the bare app {cpu(floor):.3f} "
-        f"(rounds: {listed(floor)}).\n"
+        f"(rounds: {listed(floor)}), so `rr run` costs {cpu(spread) / cpu(floor):.2f}x the "
+        "bare app, a ratio that moves less with the machine's speed than either figure.\n"
     )
     write_section("Web view load (SQLite)", body)
 
