@@ -95,31 +95,37 @@ def test_without_overlap_each_task_goes_to_one_session(opened: Opened, shared: b
     assert ctrl.progress("ds-a").progress == 1.0
 
 
-def test_with_overlap_every_session_gets_every_task(opened: Opened) -> None:
-    ctrl = opened.controller(texts(25), feed_overlap=True)
+@pytest.mark.parametrize("shared", [False, True], ids=["memory-claims", "db-claims"])
+def test_with_overlap_every_session_gets_every_task(opened: Opened, shared: bool) -> None:
+    ctrl = opened.controller(texts(25), shared=shared, feed_overlap=True)
     seen = drain(ctrl, ["ds-a", "ds-b"])
     assert sorted(seen["ds-a"]) == sorted(seen["ds-b"]) == sorted(t["text"] for t in texts(25))
     assert len(stored(opened.db())) == 50
     # A new run serves each session nothing it answered before, but a new session everything.
-    again = opened.controller(texts(25), feed_overlap=True)
+    again = opened.controller(texts(25), shared=shared, feed_overlap=True)
     assert again.get_questions("ds-a") == []
     assert len(again.get_questions("ds-c")) == 10
 
 
-def test_exclude_skips_tasks_answered_in_other_datasets(opened: Opened) -> None:
+@pytest.mark.parametrize("overlap", [False, True], ids=["shared-feed", "overlap"])
+@pytest.mark.parametrize("shared", [False, True], ids=["memory-claims", "db-claims"])
+def test_exclude_skips_tasks_answered_in_other_datasets(
+    opened: Opened, shared: bool, overlap: bool
+) -> None:
     db = opened.db()
     db.save_answers("old", [set_hashes({**t, "answer": "accept"}) for t in texts(25)[::3]])
-    ctrl = opened.controller(texts(25), exclude=("old",))
+    ctrl = opened.controller(texts(25), shared=shared, exclude=("old",), feed_overlap=overlap)
     seen = drain(ctrl, ["ds-a"])
     assert sorted(seen["ds-a"]) == sorted(t["text"] for i, t in enumerate(texts(25)) if i % 3)
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["memory-claims", "db-claims"])
 @pytest.mark.parametrize("exclude_by", ["task", "input"])
 def test_exclude_by_input_skips_other_labels_of_an_answered_text(
-    opened: Opened, exclude_by: str
+    opened: Opened, exclude_by: str, shared: bool
 ) -> None:
     stream = [{"text": f"t{i}", "label": label} for label in ("A", "B") for i in range(4)]
-    ctrl = opened.controller(stream, exclude_by=exclude_by)
+    ctrl = opened.controller(stream, shared=shared, exclude_by=exclude_by)
     seen: list[tuple[str, str]] = []
     while batch := ctrl.get_questions("ds-a"):
         seen += [(t["text"], t["label"]) for t in batch]
