@@ -212,9 +212,11 @@ def stats_cli(
     if not rows:
         typer.echo("No datasets yet.")
     for row in rows:
+        sessions = len(row["sessions"])
         typer.echo(
             f"{row['dataset']}: {row['total']} answers ({row['accept']} accept, "
-            f"{row['reject']} reject, {row['ignore']} ignore), {len(row['sessions'])} sessions"
+            f"{row['reject']} reject, {row['ignore']} ignore), {sessions} "
+            + ("session" if sessions == 1 else "sessions")
         )
         if dataset is not None:
             for session, counts in row["sessions"].items():

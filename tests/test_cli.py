@@ -269,6 +269,8 @@ def test_stats_json_shape(rr: Any, tmp_path: Path) -> None:
     assert set(listing[1]) == {"dataset", "accept", "reject", "ignore", "total", "sessions"}
     text = rr("stats")
     assert "ds: 4 answers (2 accept, 1 reject, 1 ignore), 3 sessions" in text.out
+    other = [line for line in text.out.splitlines() if line.startswith("other: 178 answers")]
+    assert len(other) == 1 and other[0].endswith("), 1 session")
 
 
 def test_drop(rr: Any) -> None:
