@@ -356,7 +356,9 @@ class Controller:
                     )
             new = self._save(to_save, scope, [self._key(a) for a in valid])
             for row_session, verdict in new:
-                counts = self._dataset_counts.setdefault(row_session, empty_counts())
+                counts = self._dataset_counts.get(row_session)
+                if counts is None:
+                    counts = self._dataset_counts[row_session] = empty_counts()
                 counts[verdict] = counts.get(verdict, 0) + 1
                 counts["total"] += 1
                 if verdict in ANSWERS:
