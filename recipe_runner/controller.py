@@ -203,12 +203,13 @@ class Controller:
         return [t for t in tasks if self._key(t) not in done]
 
     def _answered(self, scope: str, keys: list[int]) -> set[int]:
+        """The keys among `keys` that count as answered in `scope` (see `_answered_in`)."""
         assert self.db is not None
-        by = self.exclude_by
-        if not self.overlap:
-            return self.db.answered_hashes(self._dedup_ids + self._exclude_ids, keys, by)
-        done = self.db.answered_hashes(self._dedup_ids, keys, by, session=scope)
-        return done | self.db.answered_hashes(self._exclude_ids, keys, by)
+        done: set[int] = set()
+        for where in self._answered_in(scope):
+            ids = list(where.dataset_ids)
+            done |= self.db.answered_hashes(ids, keys, self.exclude_by, session=where.session)
+        return done
 
     def _claim_new(self, session: str, wanted: int, pulled: list[Task]) -> list[Task] | None:
         """Claim for `session` up to `wanted` tasks of the stream that nobody has answered;
@@ -239,7 +240,8 @@ class Controller:
         return won
 
     def _answered_in(self, scope: str) -> list[AnsweredIn]:
-        """Where a task of `scope` counts as answered (see `_answered`)."""
+        """Where a task of `scope` counts as answered: in this dataset or one named in
+        `exclude`; with feed_overlap, in this dataset only by the session itself."""
         found = self._answered_in_scope.get(scope)
         if found is None:
             if not self.overlap:

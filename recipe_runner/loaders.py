@@ -263,15 +263,6 @@ def _quick_json_line(raw: bytes) -> Task | None:
     return task if type(task) is dict else None
 
 
-def _is_json_object(raw: bytes) -> bool:
-    """Whether orjson reads the line as a JSON object. orjson is stricter than the standard
-    library, so a line it takes is one the tasks are read from too."""
-    try:
-        return type(_orjson_loads(raw)) is dict
-    except ValueError:
-        return False
-
-
 def _parse_json_line(text: str, where: str, lineno: int) -> Task:
     try:
         task = json.loads(text)  # not srsly's: it reads some floats a unit off
@@ -382,7 +373,7 @@ def _check_lines(file: Any, where: str, kind: str, skip_invalid: bool) -> int:
     count = 0
     fast = kind == "jsonl" and _orjson_loads is not None
     for lineno, raw in _raw_lines(file, where):
-        if fast and type(raw) is bytes and _is_json_object(raw):
+        if fast and type(raw) is bytes and _quick_json_line(raw) is not None:
             count += 1
             continue
         try:

@@ -206,6 +206,15 @@ def warn_database_down(err: BaseException) -> None:
     print(f"Warning: the database can't be reached: {first}", file=sys.stderr, flush=True)
 
 
+async def send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """A JSON response as its two raw ASGI messages (for the layers in front of FastAPI)."""
+    start = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": start + headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 # basic auth -----------------------------------------------------------------------------------
 class BasicAuth:
     """Every page and endpoint needs the user and password (RR_BASIC_AUTH_USER / _PASS)."""
@@ -219,18 +228,8 @@ class BasicAuth:
             await self.app(scope, receive, send)
             return
         body = dumps({"detail": "Authentication required."})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b'Basic realm="recipe-runner", charset="UTF-8"'),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        challenge = (b"www-authenticate", b'Basic realm="recipe-runner", charset="UTF-8"')
+        await send_json(send, 401, body, [challenge])
 
     def _allowed(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
@@ -434,16 +433,8 @@ class HotPaths:
                 warn_database_down(err)
                 result = problem_reply(503, DATABASE_DOWN)
             if result is not None:
-                headers = [
-                    (b"content-length", b"%d" % len(result.body)),
-                    (b"content-type", b"application/json"),
-                ]
-                if result.timing is not None:
-                    headers.append((b"server-timing", result.timing))
-                await send(
-                    {"type": "http.response.start", "status": result.status, "headers": headers}
-                )
-                await send({"type": "http.response.body", "body": result.body})
+                timing = [] if result.timing is None else [(b"server-timing", result.timing)]
+                await send_json(send, result.status, result.body, timing)
                 return
         await self.app(scope, receive, send)
 
