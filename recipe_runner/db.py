@@ -68,7 +68,7 @@ def dump_json(value: Any) -> str:
         except TypeError:
             pass
         else:
-            if b"null" not in raw:
+            if raw.find(b"null") < 0:  # not `in`: bytes' `in` tries an int first, and raises
                 return raw.decode()
     return _stdlib_dump_json(value)
 

@@ -12,6 +12,8 @@ TASK_KEYS = ("label", "spans", "options")
 _NOT_TEXT = frozenset(INPUT_KEYS) - {"text"}
 INPUT_HASH = "_input_hash"
 TASK_HASH = "_task_hash"
+# Keys that take a task off the plain-text path of `set_hashes`.
+_NOT_PLAIN = _NOT_TEXT | set(TASK_KEYS) | {INPUT_HASH, TASK_HASH}
 # 53 bits: JavaScript numbers hold every such integer exactly.
 _SHIFT = 64 - 53
 
@@ -66,6 +68,12 @@ def task_hash(task: dict[str, Any], in_hash: int, keys: Iterable[str] = TASK_KEY
 
 def set_hashes(task: dict[str, Any], overwrite: bool = False) -> dict[str, Any]:
     """Set `_input_hash` and `_task_hash` in place, keeping hashes already present."""
+    if task.keys().isdisjoint(_NOT_PLAIN) and type(task.get("text")) is str:
+        # The common task, {"text": ...} without hashes: both hashes as `input_hash` and
+        # `task_hash` give them, in one step.
+        text_hash = task[INPUT_HASH] = _digest(f'{{"text":{_string(task["text"])}}}')
+        task[TASK_HASH] = _digest(f"[{int.__repr__(text_hash)},{{}}]")
+        return task
     in_hash = task.get(INPUT_HASH)
     if overwrite or not isinstance(in_hash, int):
         in_hash = task[INPUT_HASH] = input_hash(task)

@@ -254,7 +254,7 @@ def _quick_json_line(raw: bytes) -> Task | None:
     malformed or blank, NaN, a byte-order mark, invalid UTF-8, or a number of 19 digits or
     more, which orjson would read as a float where the standard library keeps an exact
     integer. On everything else the two read the same values."""
-    if _LONG_NUMBER in raw.translate(_DIGITS_AS_ZEROS):
+    if raw.translate(_DIGITS_AS_ZEROS).find(_LONG_NUMBER) >= 0:  # cheaper than bytes' `in`
         return None
     try:
         task = _orjson_loads(raw)

@@ -152,3 +152,7 @@ def test_the_shortcut_for_plain_text_tasks_gives_the_general_hashes(task: dict) 
     in_hash = input_hash(task)
     assert in_hash == input_hash(task, keys=list(INPUT_KEYS))
     assert task_hash(task, in_hash) == task_hash(task, in_hash, keys=list(TASK_KEYS))
+    # set_hashes has a shortcut of its own for a task without hashes.
+    hashed = set_hashes(dict(task))
+    assert hashed["_input_hash"] == input_hash(task, keys=list(INPUT_KEYS))
+    assert hashed["_task_hash"] == task_hash(task, hashed["_input_hash"], keys=list(TASK_KEYS))
