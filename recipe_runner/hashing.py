@@ -46,19 +46,30 @@ def _digest(text: str) -> int:
     return int.from_bytes(state.digest(), "big") >> _SHIFT
 
 
+def _text_only_hash(text: str) -> int:
+    """The input hash of a task whose only input key is "text": the text of
+    `_encode_fields({"text": text})`, written directly."""
+    return _digest(f'{{"text":{_string(text)}}}')
+
+
+def _no_task_keys_hash(in_hash: int) -> int:
+    """The task hash of a task with none of TASK_KEYS: the text of `_dumps([in_hash, {}])`."""
+    return _digest(f"[{int.__repr__(in_hash)},{{}}]")
+
+
 def input_hash(task: dict[str, Any], keys: Iterable[str] = INPUT_KEYS) -> int:
     """A hash of the task's input keys (text, html, image, input)."""
     if keys is INPUT_KEYS and task.keys().isdisjoint(_NOT_TEXT):
         text = task.get("text")
-        if type(text) is str:  # the common task: `_encode_fields({"text": text})`, directly
-            return _digest(f'{{"text":{_string(text)}}}')
+        if type(text) is str:
+            return _text_only_hash(text)
     return _digest(_encode_fields({k: task[k] for k in keys if k in task}))
 
 
 def task_hash(task: dict[str, Any], in_hash: int, keys: Iterable[str] = TASK_KEYS) -> int:
     """A hash of the input hash plus the task keys (label, spans, options)."""
     if keys is TASK_KEYS and type(in_hash) is int and task.keys().isdisjoint(TASK_KEYS):
-        return _digest(f"[{int.__repr__(in_hash)},{{}}]")  # no task keys: `_dumps([in_hash, {}])`
+        return _no_task_keys_hash(in_hash)
     fields = {k: task[k] for k in keys if k in task}
     if type(in_hash) is not int:  # e.g. a bool, which JSON writes as true / false
         return _digest(_dumps([in_hash, fields]))
@@ -71,8 +82,8 @@ def set_hashes(task: dict[str, Any], overwrite: bool = False) -> dict[str, Any]:
     if task.keys().isdisjoint(_NOT_PLAIN) and type(task.get("text")) is str:
         # The common task, {"text": ...} without hashes: both hashes as `input_hash` and
         # `task_hash` give them, in one step.
-        text_hash = task[INPUT_HASH] = _digest(f'{{"text":{_string(task["text"])}}}')
-        task[TASK_HASH] = _digest(f"[{int.__repr__(text_hash)},{{}}]")
+        text_hash = task[INPUT_HASH] = _text_only_hash(task["text"])
+        task[TASK_HASH] = _no_task_keys_hash(text_hash)
         return task
     in_hash = task.get(INPUT_HASH)
     if overwrite or not isinstance(in_hash, int):
