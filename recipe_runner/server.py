@@ -12,7 +12,6 @@ import binascii
 import json
 import re
 import secrets
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
-import sqlalchemy.exc
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -29,7 +27,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .controller import Controller
-from .errors import ConfigError, RecipeRunnerError
+from .errors import ConfigError, RecipeRunnerError, StoreUnavailable
 from .progress import ProgressInfo
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -196,14 +194,9 @@ def problem_reply(status: int, message: str) -> Reply:
 DATABASE_DOWN = "The database can't be reached just now; nothing was saved. Try again shortly."
 
 
-# The database is unreachable, or too busy to answer in time: a 503, which a client may retry
-# (the page does), rather than a 500 with a traceback, which would say the server is wrong.
-DATABASE_DOWN_ERRORS = (sqlalchemy.exc.OperationalError, sqlite3.OperationalError)
-
-
-def warn_database_down(err: BaseException) -> None:
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    print(f"Warning: the database can't be reached: {first}", file=sys.stderr, flush=True)
+def warn_database_down(err: StoreUnavailable) -> None:
+    message = str(err)  # "The database can't be reached: ..."
+    print(f"Warning: {message[:1].lower()}{message[1:]}", file=sys.stderr, flush=True)
 
 
 async def send_json(
@@ -305,12 +298,13 @@ def make_app(
     def expected_error(_request: Request, err: RecipeRunnerError) -> Response:
         return problem(400, str(err))
 
-    def unreachable_database(_request: Request, err: Exception) -> Response:
+    # The database is unreachable, or too busy to answer in time: a 503, which a client may
+    # retry (the page does), rather than a 500 with a traceback, which would say the server is
+    # wrong.
+    @app.exception_handler(StoreUnavailable)
+    def unreachable_database(_request: Request, err: StoreUnavailable) -> Response:
         warn_database_down(err)
         return problem(503, DATABASE_DOWN)
-
-    for error in DATABASE_DOWN_ERRORS:
-        app.add_exception_handler(error, unreachable_database)
 
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
@@ -427,11 +421,11 @@ class HotPaths:
                     except ClientDisconnect:
                         return  # nobody left to answer; nothing was saved
                     result = self.answers(raw, time.perf_counter())
-            except RecipeRunnerError as err:
-                result = problem_reply(400, str(err))
-            except DATABASE_DOWN_ERRORS as err:
+            except StoreUnavailable as err:
                 warn_database_down(err)
                 result = problem_reply(503, DATABASE_DOWN)
+            except RecipeRunnerError as err:
+                result = problem_reply(400, str(err))
             if result is not None:
                 timing = [] if result.timing is None else [(b"server-timing", result.timing)]
                 await send_json(send, result.status, result.body, timing)
