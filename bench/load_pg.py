@@ -1,7 +1,7 @@
 """Load on the web view scaled out: `rr run` processes on PostgreSQL next to 1 on SQLite.
 
 Run: python bench/load_pg.py [--seconds 20] [--annotators 32] [--processes 2] [--think 0.5]
-     [--rounds 3] [--clients 4] [--url URL]
+     [--rounds 3] [--clients 4] [--url URL] [--before DIR]
 
 The same annotators (httpx, async, spread over `--clients` client processes as in bench/load.py;
 see load_client.py) drive, in the same run, one `rr run mark` server on SQLite (WAL), then
@@ -16,6 +16,9 @@ transactions PostgreSQL committed per batch (pg_stat_database), and the database
 answer acknowledged is stored, none twice, and no task went to two sessions. The PostgreSQL
 server is `--url`, else RR_TEST_POSTGRES_URL, else postgresql://postgres@127.0.0.1:5432/test;
 each setup gets a database of its own (so that its statistics are its own), dropped after.
+`--before DIR` adds a third setup to every round: the PostgreSQL servers run from the source tree
+DIR (an earlier version, e.g. `git archive COMMIT | tar -x -C DIR`), so that a change is measured
+against what it replaces in the same run.
 """
 
 from __future__ import annotations
@@ -67,7 +70,9 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def postgres_setup(processes: int, opts: argparse.Namespace) -> dict[str, Any]:
+def postgres_setup(
+    processes: int, opts: argparse.Namespace, before: str | None = None
+) -> dict[str, Any]:
     """`processes` servers on a new database of their own; the figures, with PostgreSQL's CPU
     per answer and its transactions per batch."""
     import psutil
@@ -98,14 +103,12 @@ def postgres_setup(processes: int, opts: argparse.Namespace) -> dict[str, Any]:
     xact = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :name"
     try:
         before = stat(xact)[0][0]
-        row = run_setup(
-            f"PostgreSQL, {processes} processes",
-            processes,
-            {"RR_DB_URL": pg_url},
-            check_url,
-            opts,
-            backends,
-        )
+        env = {"RR_DB_URL": pg_url}
+        label = f"PostgreSQL, {processes} processes"
+        if before is not None:
+            env["PYTHONPATH"] = before
+            label += ", before"
+        row = run_setup(label, processes, env, check_url, opts, backends)
         time.sleep(1.5)  # backends report their counts as they exit, at most a second late
         row["xacts"] = (stat(xact)[0][0] - before) / max(row["answers"] / 10, 1)
     finally:
@@ -144,15 +147,19 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="client processes at most")
     parser.add_argument("--url", default=os.environ.get("RR_TEST_POSTGRES_URL") or DEFAULT_PG)
     parser.add_argument("--label", default="", help="a name for this run's section")
+    parser.add_argument("--before", help="a source tree of an earlier version to compare")
     parser.add_argument("--no-write", action="store_true", help="print only")
     opts = parser.parse_args()
-    runs: dict[str, list[dict[str, Any]]] = {"sqlite": [], "pg": []}
+    runs: dict[str, list[dict[str, Any]]] = {"sqlite": [], "pg": [], "before": []}
     for _ in range(opts.rounds):
         runs["sqlite"].append(sqlite_setup(opts))
         runs["pg"].append(postgres_setup(opts.processes, opts))
-        for row in (runs["sqlite"][-1], runs["pg"][-1]):
-            print(line(row), file=sys.stderr)
-    rows = [median_row(runs["sqlite"]), median_row(runs["pg"])]
+        if opts.before:
+            runs["before"].append(postgres_setup(opts.processes, opts, opts.before))
+        for kind in runs.values():
+            if kind:
+                print(line(kind[-1]), file=sys.stderr)
+    rows = [median_row(found) for found in runs.values() if found]
     for row in rows:
         print("median " + line(row), file=sys.stderr)
     if not opts.no_write:
@@ -185,8 +192,19 @@ def write(rows: list[dict[str, Any]], opts: argparse.Namespace) -> None:
         f" | {r['xacts']:.1f} | {r['lost']} | {r['duplicates']} | {r['shared']} | {r['errors']} |"
         for r in rows
     ]
-    sqlite, pg = rows
+    sqlite, pg = rows[:2]
     worst = {r["label"]: max(r["q99"], r["a99"]) for r in rows}
+    against = ""
+    if len(rows) == 3:
+        old = rows[2]
+        against = (
+            f" Against the version before, in the same run: answers/s "
+            f"{pg['rate'] / old['rate']:.2f}x, worst p99 "
+            f"{worst[pg['label']] / worst[old['label']]:.2f}x, server CPU per answer "
+            f"{pg['cpu_ms'] / old['cpu_ms']:.2f}x, PostgreSQL's CPU per answer "
+            f"{pg['db_cpu_ms'] / old['db_cpu_ms']:.2f}x, transactions per batch "
+            f"{old['xacts']:.1f} -> {pg['xacts']:.1f}."
+        )
     body = (
         f"`python bench/load_pg.py --seconds {opts.seconds:g} --annotators {opts.annotators} "
         f"--processes {opts.processes} --rounds {opts.rounds}`: {opts.annotators} annotators, "
@@ -200,9 +218,10 @@ def write(rows: list[dict[str, Any]], opts: argparse.Namespace) -> None:
         + f"\n\n**PostgreSQL with {opts.processes} processes / SQLite with 1: answers/s "
         f"{pg['rate'] / sqlite['rate']:.2f}x, worst p99 "
         f"{worst[pg['label']] / worst[sqlite['label']]:.2f}x, server CPU per answer "
-        f"{pg['cpu_ms'] / sqlite['cpu_ms']:.2f}x.** Lost, duplicated and tasks-in-two-sessions "
-        "must all be 0: the processes share one stream through the claims table. Server CPU is "
-        "the sum over the server processes; PostgreSQL's is that of its backends serving them.\n"
+        f"{pg['cpu_ms'] / sqlite['cpu_ms']:.2f}x.**{against} Lost, duplicated and "
+        "tasks-in-two-sessions must all be 0: the processes share one stream through the "
+        "claims table. Server CPU is the sum over the server processes; PostgreSQL's is that "
+        "of its backends serving them.\n"
     )
     section = "Web view load (PostgreSQL, 2 processes)"
     if opts.label:
