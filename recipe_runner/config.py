@@ -28,6 +28,7 @@ SCHEMA: dict[str, tuple[Any, tuple[type | None, ...]]] = {
     "db": ("sqlite", (str,)),
     "db_settings": ({}, (dict,)),
     "choice_style": ("multiple", (str,)),
+    "allowed_hosts": (None, (list, None)),
 }
 CHOICES = {
     "exclude_by": ("task", "input"),
@@ -36,7 +37,7 @@ CHOICES = {
 }
 POSITIVE = ("batch_size", "history_size", "claim_timeout")
 # Never sent to the browser by /api/project.
-PRIVATE_KEYS = ("db", "db_settings")
+PRIVATE_KEYS = ("db", "db_settings", "allowed_hosts")
 
 
 @dataclass
@@ -106,6 +107,13 @@ def check_layer(layer: dict[str, Any], source: str, warnings: list[str]) -> None
         if key in CHOICES and value not in CHOICES[key]:
             raise ConfigError(
                 f"Config key '{key}' in {source} must be one of {', '.join(CHOICES[key])}, "
+                f"not {json.dumps(value)}."
+            )
+        if key == "allowed_hosts" and not all(
+            isinstance(h, str) and h.strip() for h in value or ()
+        ):
+            raise ConfigError(
+                f"Config key 'allowed_hosts' in {source} must be a list of host names, "
                 f"not {json.dumps(value)}."
             )
         if key in POSITIVE and value <= 0:

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .controller import Controller
 from .errors import ConfigError, RecipeRunnerError
+from .guard import Guard, allowed_host_names, send_json
 from .progress import ProgressInfo
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -117,6 +118,12 @@ class AnswerProblem(BaseModel):
     message: str
 
 
+class Refused(BaseModel):
+    index: int = Field(description="The answer's place in the batch sent, from 0.")
+    task_hash: int | None = Field(alias="_task_hash", description="Its task hash, if usable.")
+    reason: str
+
+
 class AnswersOut(BaseModel):
     saved: int = Field(description="Answers not stored before (a retried batch saves 0).")
     progress: float | None
@@ -125,6 +132,10 @@ class AnswersOut(BaseModel):
     stats: Stats
     errors: list[AnswerProblem] = Field(
         description="Answers the recipe's validate_answer refused; they were not saved."
+    )
+    refused: list[Refused] = Field(
+        description="Every answer not saved (its shape, or validate_answer), with the reason; "
+        "the others of the batch were saved."
     )
     session: str
 
@@ -143,14 +154,17 @@ class ErrorOut(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut},
+    403: {"model": ErrorOut, "description": "A cross-site request, or a session not allowed."},
+    421: {"model": ErrorOut, "description": "A Host name the server does not answer to."},
     503: {"model": ErrorOut, "description": "The database can't be reached; try again."},
 }
 ANSWERS_BODY = {
     "required": True,
     "content": {
-        # text/plain is what navigator.sendBeacon sends when the page is closed.
-        media: {"schema": AnswersIn.model_json_schema(ref_template="#/components/schemas/{model}")}
-        for media in ("application/json", "text/plain")
+        # JSON only: a browser sends other types (text/plain, forms) from any page, unasked.
+        "application/json": {
+            "schema": AnswersIn.model_json_schema(ref_template="#/components/schemas/{model}")
+        }
     },
 }
 
@@ -204,15 +218,6 @@ DATABASE_DOWN_ERRORS = (sqlalchemy.exc.OperationalError, sqlite3.OperationalErro
 def warn_database_down(err: BaseException) -> None:
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     print(f"Warning: the database can't be reached: {first}", file=sys.stderr, flush=True)
-
-
-async def send_json(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
-) -> None:
-    """A JSON response as its two raw ASGI messages (for the layers in front of FastAPI)."""
-    start = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    await send({"type": "http.response.start", "status": status, "headers": start + headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 # basic auth -----------------------------------------------------------------------------------
@@ -344,7 +349,11 @@ def make_app(
     @app.post(
         "/api/answers",
         response_model=AnswersOut,
-        responses={**ERRORS, 413: {"model": ErrorOut}},
+        responses={
+            **ERRORS,
+            413: {"model": ErrorOut},
+            415: {"model": ErrorOut, "description": "A body that is not application/json."},
+        },
         openapi_extra={"requestBody": ANSWERS_BODY},
     )
     async def post_answers(request: Request) -> Response:
@@ -367,6 +376,7 @@ def make_app(
                 **_progress(result.progress),
                 "stats": result.stats,
                 "errors": result.errors,
+                "refused": result.refused,
                 "session": sid,
             },
             started,
@@ -385,9 +395,10 @@ def make_app(
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     front: ASGIApp = HotPaths(app, questions=questions, answers=answers_reply)
-    if auth is not None:  # outermost: it guards the hot paths too
+    if auth is not None:  # in front of the hot paths: it guards them too
         front = BasicAuth(front, user=auth[0], password=auth[1])
-    return front
+    allowed = config["allowed_hosts"]
+    return Guard(front, allowed_host_names(config["host"], allowed), allowed)
 
 
 class HotPaths:
@@ -484,7 +495,7 @@ async def read_capped(declared: str, receive: Receive) -> bytes | None:
 
 
 def parse_answers(raw: bytes) -> tuple[str | None, list[Any]]:
-    """The session and answers of a POST body (JSON, or the text/plain of sendBeacon).
+    """The session and answers of a POST body (its type was checked by the Guard).
 
     Checked by hand rather than by the AnswersIn model: it runs on every batch, and each answer
     is checked by the controller anyway."""

@@ -23,7 +23,8 @@ const state = {
   inflight: [], // history items being sent
   history: [], // {answer, state: "unsent" | "sending" | "saved"}, newest last
   seen: new Set(), // task hashes this page already holds, so a batch never shows a task twice
-  errors: new Map(), // task hash -> the recipe's validate_answer message
+  problems: new WeakMap(), // task -> why the server refused its answer, or why it can't be shown
+  broken: false, // the task on screen can't be shown: it can only be skipped
   fetching: null,
   exhausted: false,
   sending: null,
@@ -84,8 +85,10 @@ function render() {
   const content = $("content");
   $("meta").replaceChildren();
   $("score").hidden = true;
+  state.broken = false;
   if (!task) {
     state.view = null;
+    say(null);
     if (state.exhausted && !state.fetching) {
       content.replaceChildren(el("div", "empty", "No tasks available."));
       flush();
@@ -94,7 +97,17 @@ function render() {
     }
     return;
   }
-  state.view = renderTask(state.project.view_id, task, viewContext);
+  try {
+    state.view = renderTask(state.project.view_id, task, viewContext);
+  } catch (err) {
+    // A task of a shape the view can't show (the server checks tasks, but not a recipe's
+    // own JavaScript): say so and let it be skipped rather than stop on "Loading…".
+    state.view = null;
+    state.broken = true;
+    content.replaceChildren(el("div", "empty", "This task can't be shown."));
+    say(`This task can't be shown (${err.message}). Skip it to go on.`, "invalid", true);
+    return;
+  }
   content.replaceChildren(state.view.node);
   if (typeof task.score === "number") {
     $("score").textContent = `Score: ${task.score.toFixed(2)}`;
@@ -105,8 +118,8 @@ function render() {
     row.append(el("span", "meta-key", key), el("span", "meta-value", typeof value === "object" ? JSON.stringify(value) : value));
     $("meta").append(row);
   }
-  const error = state.errors.get(task._task_hash);
-  if (error) say(error, "invalid");
+  const problem = state.problems.get(task);
+  if (problem) say(`Not saved: ${problem} Fix the answer, or skip the task.`, "invalid", true);
   else say(null);
 }
 
@@ -139,19 +152,35 @@ function paintLabels() {
   });
 }
 
-function say(text, kind = "info") {
+// A message under the task; `skippable` adds a button that drops the task from this page.
+function say(text, kind = "info", skippable = false) {
   const node = $("message");
   node.hidden = !text;
   node.className = kind;
   node.textContent = text || "";
+  if (skippable) {
+    const button = el("button", "skip", "Skip this task");
+    button.type = "button";
+    button.addEventListener("click", skip);
+    node.append(" ", button);
+  }
+}
+
+// Drop the task on screen without an answer (one the server refused, or one that can't be
+// shown): it stays with this session until a reload or its claim expires.
+function skip() {
+  if (!state.current) return;
+  state.problems.delete(state.current);
+  state.current = null;
+  showNext();
 }
 
 // answering ------------------------------------------------------------------------------------
 function answer(verdict) {
   const task = state.current;
-  if (!task) return;
+  if (!task || state.broken) return;
   const item = { answer: { ...task, answer: verdict }, state: "unsent" };
-  state.errors.delete(task._task_hash);
+  state.problems.delete(task);
   state.history.push(item);
   state.outbox.push(item);
   state.current = null;
@@ -218,19 +247,21 @@ function send() {
 function saved(batch, reply) {
   state.failing = false;
   state.answeredOnce = true;
-  const refused = new Map(reply.errors.map((e) => [e._task_hash, e.message]));
+  // Each answer is judged on its own: the others of the batch are saved. A refused one is
+  // never sent again by itself: its task comes back on screen with the reason, to be
+  // answered again (fixed) or skipped.
+  const refused = new Map((reply.refused || []).map((r) => [r.index, r.reason]));
   const back = [];
-  for (const item of batch) {
-    if (refused.has(item.answer._task_hash)) {
-      state.errors.set(item.answer._task_hash, refused.get(item.answer._task_hash));
-      state.history = state.history.filter((i) => i !== item);
-      const { answer: _verdict, ...task } = item.answer;
-      back.push(task);
-    } else {
+  batch.forEach((item, i) => {
+    if (!refused.has(i)) {
       item.state = "saved";
+      return;
     }
-  }
-  // A refused answer's task comes back on screen with the message, until it is fixed.
+    state.history = state.history.filter((h) => h !== item);
+    const { answer: _verdict, ...task } = item.answer;
+    state.problems.set(task, refused.get(i));
+    back.push(task);
+  });
   if (back.length) {
     if (state.current) state.queue.unshift(state.current);
     state.current = back.shift();
@@ -293,10 +324,10 @@ async function start() {
   showNext();
   paintSidebar();
   if (state.config.show_stats) api.stats().then(showStats, () => {});
-  // The browser delivers a beacon even as the page goes away.
+  // The browser delivers a keepalive request even as the page goes away.
   window.addEventListener("pagehide", () => {
     const pending = [...state.inflight, ...state.outbox];
-    if (!pending.length || !api.beacon(pending.map((item) => item.answer))) return;
+    if (!pending.length || !api.leave(pending.map((item) => item.answer))) return;
     // Handed to the browser: if this page comes back (from the back-forward cache), those
     // answers are on their way and no longer undoable.
     for (const item of state.outbox) item.state = "saved";
@@ -310,6 +341,7 @@ const actions = {
   reject: () => answer("reject"),
   ignore: () => answer("ignore"),
   undo,
+  skip,
   save: flush,
   help: () => toggleHelp(),
   close: () => toggleHelp(false),
