@@ -71,6 +71,8 @@ class Controller:
         self.exclude_by: str = config["exclude_by"]
         self.claim_timeout: float = float(config["claim_timeout"])
         self.stream = components.stream
+        # A loader's own stream has checked its tasks' shape as it read them.
+        self._shape_checked = getattr(self.stream, "shape_checked", False) is True
         target = config["total_examples_target"]
         self.total: int | None = target if target is not None else stream_length(self.stream)
         self._lock = threading.RLock()
@@ -291,7 +293,7 @@ class Controller:
         missing = missing_input(task, self.view_id)
         if missing:
             raise SourceError(f"{self._where()}: {missing}.")
-        problem = task_problem(task)
+        problem = None if self._shape_checked else task_problem(task)
         if problem:
             self.skipped += 1
             if self.skipped <= MAX_SKIPS_TOLD:

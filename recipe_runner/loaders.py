@@ -39,6 +39,9 @@ class Stream:
         self.parent = parent
         self.skip_invalid = skip_invalid
         self.skipped = 0  # invalid lines passed over with skip_invalid
+        # Every task it yields passed task_shape's check already (a loader's own stream; not
+        # one made by `map` or `apply`, whose function may change the tasks).
+        self.shape_checked = False
         self.line = 0  # line of the source the last task came from
 
     def __iter__(self) -> Iterator[Task]:
@@ -111,6 +114,7 @@ def get_stream(
             "<stdin>",
             skip_invalid=skip_invalid,
         )
+        stdin.shape_checked = True
         return stdin
     path = Path(name)
     if not path.exists():
@@ -138,6 +142,7 @@ def get_stream(
         else (lambda: _count_records(path, kind, skip_invalid))
     )
     stream = Stream(factory, length, name, skip_invalid=skip_invalid)
+    stream.shape_checked = True
     return stream
 
 

@@ -4,6 +4,7 @@ exported and read back; one that fails is never served, and an answer that fails
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .hashing import INPUT_HASH, TASK_HASH
@@ -36,47 +37,91 @@ def task_problem(task: Task) -> str | None:
     """Why `task` can't be served or stored (its first problem, in a few words), or None.
 
     Checked: the input keys are strings, the hashes 64-bit integers, `spans`, `tokens`,
-    `options` and `accept` lists of the right items, `meta` an object, and nothing nested past
-    MAX_NESTING levels. Plain `type() is` tests come first: this runs on every task served and
-    every answer received."""
-    get = task.get
-    for key in ("text", "html"):
-        if key in task and type(task[key]) is not str:
-            return f"'{key}' must be a string, not {_kind(task[key])}"
-    for key in HASH_KEYS:
-        value = get(key)
-        if value is not None and not (type(value) is int and INT64 <= value < -INT64):
-            return f"'{key}' must be an integer (64 bits at most), not {_short(value)}"
-    spans = get("spans")
-    if spans is not None:
-        text = get("text")
-        found = _spans_problem(spans, len(text) if type(text) is str else None)
-        if found:
-            return found
-    tokens = get("tokens")
-    if tokens is not None:
-        found = _tokens_problem(tokens)
-        if found:
-            return found
-    options = get("options")
-    if options is not None:
-        found = _options_problem(options)
-        if found:
-            return found
-    accept = get("accept")
-    if accept is not None and (
-        type(accept) is not list or not all(_is_option_id(a) for a in accept)
-    ):
-        return "'accept' must be a list of option ids (strings or integers)"
-    label = get("label")
-    if label is not None and type(label) is not str:
-        return f"'label' must be a string, not {_kind(label)}"
-    meta = get("meta")
-    if meta is not None and type(meta) is not dict:
-        return f"'meta' must be an object, not {_kind(meta)}"
-    if not _nesting_within(task, MAX_NESTING):
-        return f"nested more than {MAX_NESTING} levels deep"
+    `options` and `accept` lists of the right items, `label` a string, `meta` an object, and
+    nothing nested past MAX_NESTING levels. One pass over the task's keys, a string value
+    passing at once: this runs on every task read and served and every answer received."""
+    for key, value in task.items():
+        kind = type(value)
+        if kind is str and key not in NOT_A_STRING:
+            continue
+        check = CHECKS.get(key)
+        if check is not None:
+            found = check(task, value)
+            if found:
+                return found
+        if (kind is dict or kind is list) and not _nesting_within(value, MAX_NESTING - 1):
+            return f"nested more than {MAX_NESTING} levels deep"
     return None
+
+
+def _string(key: str) -> Callable[[Task, Any], str | None]:
+    def check(_task: Task, value: Any) -> str | None:
+        return None if type(value) is str else f"'{key}' must be a string, not {_kind(value)}"
+
+    return check
+
+
+def _hash(key: str) -> Callable[[Task, Any], str | None]:
+    def check(_task: Task, value: Any) -> str | None:
+        if value is None or (type(value) is int and INT64 <= value < -INT64):
+            return None
+        return f"'{key}' must be an integer (64 bits at most), not {_short(value)}"
+
+    return check
+
+
+def _optional_string(key: str) -> Callable[[Task, Any], str | None]:
+    def check(_task: Task, value: Any) -> str | None:
+        if value is None or type(value) is str:
+            return None
+        return f"'{key}' must be a string, not {_kind(value)}"
+
+    return check
+
+
+def _spans(task: Task, spans: Any) -> str | None:
+    if spans is None:
+        return None
+    text = task.get("text")
+    return _spans_problem(spans, len(text) if type(text) is str else None)
+
+
+def _tokens(_task: Task, tokens: Any) -> str | None:
+    return None if tokens is None else _tokens_problem(tokens)
+
+
+def _options(_task: Task, options: Any) -> str | None:
+    return None if options is None else _options_problem(options)
+
+
+def _accept(_task: Task, accept: Any) -> str | None:
+    if accept is None or (type(accept) is list and all(_is_option_id(a) for a in accept)):
+        return None
+    return "'accept' must be a list of option ids (strings or integers)"
+
+
+def _meta(_task: Task, meta: Any) -> str | None:
+    if meta is None or type(meta) is dict:
+        return None
+    return f"'meta' must be an object, not {_kind(meta)}"
+
+
+# key -> its check, called with the task and the value; keys not here are only kept from
+# nesting too deep.
+CHECKS: dict[str, Callable[[Task, Any], str | None]] = {
+    "text": _string("text"),
+    "html": _string("html"),
+    INPUT_HASH: _hash(INPUT_HASH),
+    TASK_HASH: _hash(TASK_HASH),
+    "spans": _spans,
+    "tokens": _tokens,
+    "options": _options,
+    "accept": _accept,
+    "label": _optional_string("label"),
+    "meta": _meta,
+}
+# The checked keys a string is wrong for (for the others a string passes at once).
+NOT_A_STRING = frozenset(CHECKS) - {"text", "html", "label"}
 
 
 def _spans_problem(spans: Any, length: int | None) -> str | None:

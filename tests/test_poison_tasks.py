@@ -154,6 +154,16 @@ def test_a_recipes_poison_tasks_are_never_served_and_are_told(db: Database) -> N
     assert ctrl.get_questions("s") == []
 
 
+def test_tasks_a_recipe_changed_after_loading_are_checked_again(
+    db: Database, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "fine.jsonl", b'{"text":"one"}\n{"text":"two"}\n')
+    spoiled = get_stream(path).map(lambda task: {**task, "spans": "x"})
+    ctrl = make(db, dataset="ds", stream=spoiled)
+    assert ctrl.get_questions("s") == []
+    assert ctrl.skipped == 2
+
+
 def test_headless_skips_a_recipes_poison_tasks_and_says_how_many(tmp_path: Path) -> None:
     source = tmp_path / "mixed_recipe.py"
     source.write_text(
