@@ -99,16 +99,10 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host = origin = site = kind = None
-        for name, value in scope["headers"]:
-            if name == b"host":
-                host = value
-            elif name == b"origin":
-                origin = value
-            elif name == b"sec-fetch-site":
-                site = value
-            elif name == b"content-type":
-                kind = value
+        headers = dict(scope["headers"])  # one C call; a repeated name keeps its last value
+        host = headers.get(b"host")
+        origin = headers.get(b"origin")
+        site = headers.get(b"sec-fetch-site")
         refusal = None
         if host is not None and self.hosts is not None and not self._host_ok(host):
             shown = host.decode("latin-1")[:100]
@@ -120,7 +114,7 @@ class Guard:
         elif scope["path"].startswith("/api/"):
             if site in CROSS_SITE or (origin is not None and not self._same_origin(origin, host)):
                 refusal = (403, "Cross-site request refused: the API answers its own page only.")
-            elif scope["method"] == "POST" and not _is_json(kind):
+            elif scope["method"] == "POST" and not _is_json(headers.get(b"content-type")):
                 refusal = (415, "Send the body as JSON, with 'Content-Type: application/json'.")
         if refusal is not None:
             await _refuse(send, *refusal)

@@ -42,7 +42,10 @@ def task_problem(task: Task) -> str | None:
     passing at once: this runs on every task read and served and every answer received."""
     for key, value in task.items():
         kind = type(value)
-        if kind is str and key not in NOT_A_STRING:
+        if kind is str:
+            if key not in NOT_A_STRING:
+                continue
+        elif kind is int and key in HASH_KEYS and INT64 <= value < -INT64:
             continue
         check = CHECKS.get(key)
         if check is not None:
