@@ -21,7 +21,7 @@ from .errors import AnswerError, DatasetError, SourceError
 from .hashing import INPUT_HASH, TASK_HASH, set_hashes
 from .loaders import Stream, stream_length
 from .progress import ProgressInfo, RateMeter, estimate_from_losses, eta_seconds
-from .task_shape import missing_input, task_problem
+from .task_shape import missing_input, short, task_problem
 
 Task = dict[str, Any]
 Counts = dict[str, int]
@@ -303,7 +303,8 @@ class Controller:
                     else ""
                 )
                 self.notify(
-                    f"Warning: recipe '{self.recipe}': skipped {self._where()}: {problem}{more}."
+                    f"Warning: recipe '{self.recipe}': skipped {self._where()} "
+                    f"({short(task, 60)}): {problem}{more}."
                 )
             return None
         return set_hashes(task)
