@@ -51,8 +51,8 @@ export function tokenNode(i, tokens, anchor) {
 }
 
 // Mouse selection over the `.token` children of `node`: drag from one token to another, or
-// click one and shift-click another. pick(from, to, single) gets the token range (single: one
-// click on one token); other(event) may take a click first (say, on a span's tag) and return
+// click one and shift-click another. pick(from, to, single, shifted) gets the token range
+// (single: one click on one token; shifted: a shift-click from the anchor); other(event) may take a click first (say, on a span's tag) and return
 // true. The returned state's `anchor` is the token a shift-click would start from.
 export function tokenSelection(node, { pick, other }) {
   const state = { anchor: null };
@@ -63,7 +63,10 @@ export function tokenSelection(node, { pick, other }) {
   };
   node.addEventListener("mousedown", (event) => {
     down = indexAt(event.target);
-    if (down !== null) event.preventDefault(); // no text selection while dragging
+    if (down === null) return;
+    event.preventDefault(); // no text selection while dragging (nor a change of focus, so:)
+    const focused = document.activeElement;
+    if (focused && focused !== document.body && focused.blur) focused.blur();
   });
   node.addEventListener("mouseup", (event) => {
     const start = down;
@@ -76,7 +79,7 @@ export function tokenSelection(node, { pick, other }) {
     if (up === null || start === null) return;
     const shifted = event.shiftKey && state.anchor !== null;
     const from = shifted ? state.anchor : start;
-    pick(Math.min(from, up), Math.max(from, up), !shifted && start === up);
+    pick(Math.min(from, up), Math.max(from, up), !shifted && start === up, shifted);
     state.anchor = start === up ? up : null;
   });
   return state;

@@ -25,6 +25,7 @@ function assignLanes(spans) {
 export function spansManualView(task, ctx) {
   const tokens = prepareTokens(task);
   const node = el("div", "task-text tokens spans");
+  let clicked = null; // the span the last single click made
 
   // The lanes under token i (gap: under the gap after it, where a span goes on past it).
   function lanesAt(i, gap, lanes) {
@@ -71,12 +72,17 @@ export function spansManualView(task, ctx) {
       paint();
       return true;
     },
-    pick(from, to) {
+    pick(from, to, single, shifted) {
       const label = ctx.activeLabel();
+      // A shift-click grows the one-token span its anchor click made, rather than adding one.
+      if (shifted && clicked && task.spans.includes(clicked)) task.spans = task.spans.filter((s) => s !== clicked);
+      clicked = null;
       const same = (s) => s.token_start === from && s.token_end === to && s.label === label;
       if (label && !task.spans.some(same)) {
-        task.spans.push({ start: tokens[from].start, end: tokens[to].end, label, token_start: from, token_end: to });
+        const span = { start: tokens[from].start, end: tokens[to].end, label, token_start: from, token_end: to };
+        task.spans.push(span);
         task.spans.sort((x, y) => x.start - y.start || y.end - x.end);
+        if (single) clicked = span;
       }
       paint();
     },
