@@ -18,9 +18,10 @@ export function blockTask(task, block) {
 
 export function blocksView(task, ctx, renderTask) {
   const node = el("div", "blocks");
+  const inBlock = Object.create(ctx, { inBlock: { value: true } });
   for (const block of ctx.config.blocks || []) {
     const part = el("section", `block block-${block.view_id}`);
-    part.append(renderTask(block.view_id, blockTask(task, block), ctx).node);
+    part.append(renderTask(block.view_id, blockTask(task, block), inBlock).node);
     node.append(part);
   }
   return { node };

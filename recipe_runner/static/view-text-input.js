@@ -1,5 +1,6 @@
 // The text_input view: a free-text field whose text is stored in the task under `field_id`
-// (default "user_input"). Keys typed in it never reach the page's shortcuts (keys.js).
+// (default "user_input"), under the task's text when it is the whole card (a block leaves the
+// text to the blocks around it). Keys typed in it never reach the page's shortcuts (keys.js).
 
 import { el } from "./dom.js";
 
@@ -13,6 +14,7 @@ export function textInputView(task, ctx) {
   const fieldId = String(setting(task, ctx, "field_id", "user_input"));
   const rows = Number(setting(task, ctx, "field_rows", 1)) || 1;
   const node = el("div", "text-input");
+  if (!ctx.inBlock && typeof task.text === "string") node.append(el("div", "task-text", task.text));
   const id = `rr-field-${++fields}`;
   const label = setting(task, ctx, "field_label", null);
   if (label) {

@@ -181,7 +181,7 @@ const VIEWS = {
 // The views that mark spans with the run's labels (the page shows the label bar for them).
 export const LABEL_VIEWS = new Set(["ner_manual", "spans_manual"]);
 
-// ctx: {labels, config, choiceStyle, activeLabel(), claimKey(id, fn) -> key name or ""}.
+// ctx: {labels, config, choiceStyle, activeLabel(), claimKey(id, fn) -> key name or "", inBlock}.
 export function renderTask(viewId, task, ctx) {
   const view = VIEWS[viewId] || textView;
   return view(task, ctx);
