@@ -88,11 +88,14 @@ def missing_input(task: Task, needs: list[tuple[str, ...]]) -> tuple[str, ...] |
 
 def prefill(task: Task, view_id: str, config: dict[str, Any]) -> Task:
     """The keys the page's views add to a task before it is answered, added in place where
-    missing: a choice view's `accept` list, a text_input view's field (its `field_id`)."""
+    missing: a choice view's `accept` list, a span view's `spans` list, a text_input view's
+    field (its `field_id`)."""
     for block in _blocks(view_id, config):
         view = block["view_id"]
         if view == "choice" and not isinstance(task.get("accept"), list):
             task["accept"] = []
+        elif view in ("ner_manual", "spans_manual") and not isinstance(task.get("spans"), list):
+            task["spans"] = []
         elif view == "text_input":
             field = block.get("field_id") or task.get("field_id") or config.get("field_id")
             task.setdefault(str(field or DEFAULT_FIELD_ID), "")

@@ -73,6 +73,7 @@ def test_headless_blocks_store_every_field_the_page_would() -> None:
     for row in rows:
         assert row["comment"] == ""  # the text_input block's field, empty as the page leaves it
         assert row["accept"] == []  # the choice block's list
+        assert row["spans"] == []  # the span block's list: no spans marked
         assert row["_view_id"] == "blocks"
         assert "options" not in row  # the block's own options are config, not task keys
 
