@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from recipe_runner import recipe
 from tests.test_browser import browser, wait_for_rows  # noqa: F401 (a fixture)
 from tests.view_recipes import (
     HOSTILE,
@@ -194,6 +195,28 @@ def test_spans_manual_overlapping_and_nested_spans_each_visible_and_removable(
     assert spans == [(0, 4, "PERSON"), (1, 1, "PERSON")]
     text = rows[0]["text"]
     assert all(text[s["start"] : s["end"]] for s in rows[0]["spans"])
+
+
+@recipe("accents.spans")
+def accents_spans() -> dict[str, Any]:
+    return {
+        "dataset": "accents",
+        "stream": [{"text": "Grüße aus Zürich, naïve café"}],
+        "view_id": "spans_manual",
+        "config": {"labels": ["PLACE"]},
+    }
+
+
+def test_words_of_any_script_are_one_token(open_view: Any) -> None:
+    with live_server(accents_spans) as server:
+        page = open_view(server)
+        tokens = page.locator("#content .token").all_inner_texts()
+        assert tokens == ["Grüße", "aus", "Zürich", ",", "naïve", "café"]
+        page.click("#content .token[data-i='2']")
+        page.keyboard.press("a")
+        rows = wait_for_rows(server, 1)
+    span = rows[0]["spans"][0]
+    assert rows[0]["text"][span["start"] : span["end"]] == "Zürich"
 
 
 # text_input -----------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ export function tokensOf(task) {
   if (Array.isArray(task.tokens) && task.tokens.length) return task.tokens;
   const text = task.text || "";
   const tokens = [];
-  for (const match of text.matchAll(/\w+|[^\w\s]/gu)) {
+  // Letters of any script: JavaScript's \w is ASCII only, and would split "Zürich" in three.
+  for (const match of text.matchAll(/[\p{L}\p{M}\p{N}_]+|[^\p{L}\p{M}\p{N}_\s]/gu)) {
     const start = match.index;
     const end = start + match[0].length;
     tokens.push({ text: match[0], start, end, id: tokens.length, ws: /\s/.test(text[end] || "") });
