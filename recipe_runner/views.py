@@ -24,11 +24,19 @@ REQUIRED_INPUT: dict[str, tuple[str, ...]] = {
 }
 VIEWS = tuple(REQUIRED_INPUT)
 DEFAULT_FIELD_ID = "user_input"
+# Task keys a typed text must never overwrite.
+TASK_KEYS = ("text", "html", "answer", "label", "spans", "tokens", "options", "accept", "meta")
 
 
 def check_view_config(recipe: str, view_id: str, config: dict[str, Any]) -> None:
     """The config a view needs: `blocks` for the blocks view, each a known view; an error
     naming the recipe, the block and what to do."""
+    for where, field in _field_ids(view_id, config):
+        if not isinstance(field, str) or field in TASK_KEYS or field.startswith("_"):
+            raise RecipeError(
+                f"Recipe '{recipe}': {where} 'field_id' is {field!r}: the typed text would "
+                "overwrite a task key. Choose another name, say 'user_input'."
+            )
     blocks = config.get("blocks")
     if view_id != "blocks":
         return
@@ -51,6 +59,16 @@ def check_view_config(recipe: str, view_id: str, config: dict[str, Any]) -> None
             raise RecipeError(
                 f"Recipe '{recipe}': config 'blocks' item {i + 1} has view_id {inner!r}. {more}"
             )
+
+
+def _field_ids(view_id: str, config: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(where, field_id) of the config and of each text_input block that names one."""
+    found = [("config", config["field_id"])] if config.get("field_id") is not None else []
+    if view_id == "blocks":
+        for i, block in enumerate(config.get("blocks") or []):
+            if isinstance(block, dict) and block.get("field_id") is not None:
+                found.append((f"config 'blocks' item {i + 1}", block["field_id"]))
+    return found
 
 
 def _blocks(view_id: str, config: dict[str, Any]) -> list[dict[str, Any]]:

@@ -65,6 +65,21 @@ def test_a_bad_block_is_an_error_naming_it(blocks: list[Any], message: str) -> N
         run_headless(news_blocks, dataset="x", blocks=blocks, show_progress=False)
 
 
+@pytest.mark.parametrize(
+    ("config", "where"),
+    [
+        ({"blocks": [{"view_id": "text_input", "field_id": "text"}]}, "'blocks' item 1 'field_id'"),
+        ({"field_id": "_task_hash"}, "config 'field_id' is '_task_hash'"),
+        ({"field_id": "answer"}, "config 'field_id' is 'answer'"),
+    ],
+)
+def test_a_field_id_that_would_overwrite_a_task_key_is_an_error(
+    config: dict[str, Any], where: str
+) -> None:
+    with pytest.raises(RecipeError, match=f"{where}.*would overwrite a task key"):
+        run_headless(news_blocks, dataset="x", show_progress=False, **config)
+
+
 def test_headless_blocks_store_every_field_the_page_would() -> None:
     summary = run_headless(news_blocks, dataset="fb", n=3, show_progress=False)
     assert summary.counts["accept"] == 3
