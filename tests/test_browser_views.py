@@ -165,6 +165,36 @@ def test_a_blocks_card_annotated_to_the_end_stores_every_field(open_view: Any) -
     assert {r["_view_id"] for r in rows} == {"blocks"}
 
 
+def test_every_view_as_a_block(open_view: Any) -> None:
+    blocks = [
+        {"view_id": "classification", "label": "TOPIC"},
+        {"view_id": "ner", "spans": [{"start": 0, "end": 3, "label": "ORG"}]},
+        {"view_id": "ner_manual"},
+        {"view_id": "html", "html_template": "<p class='tpl'>{{meta.source}}</p>"},
+        {"view_id": "text", "text": "A block's own text"},
+        {"view_id": "choice", "text": None, "options": [{"id": 1, "text": "one"}]},
+        {"view_id": "text_input"},
+    ]
+    with live_server(news_blocks, {"dataset": "all", "n": 1, "blocks": blocks}) as server:
+        page = open_view(server)
+        sections = page.eval_on_selector_all("#content .block", "n => n.map(b => b.className)")
+        assert sections == [f"block block-{b['view_id']}" for b in blocks]
+        assert page.inner_text(".block-classification .task-label") == "TOPIC"
+        assert page.inner_text(".block-ner mark").startswith(text_of(page)[:3])
+        assert page.inner_text(".block-html .tpl") == "The New York Times"
+        assert page.inner_text(".block-text") == "A block's own text"
+        page.click(".block-ner_manual .token[data-i='0']")  # PERSON, the active label
+        page.keyboard.press("4")  # labels take 1-3, the one option 4
+        page.fill(".field", "all there")
+        page.keyboard.press("Escape")
+        page.keyboard.press("a")
+        rows = wait_for_rows(server, 1)
+    row = rows[0]
+    assert [(s["token_start"], s["label"]) for s in row["spans"]] == [(0, "PERSON")]
+    assert (row["accept"], row["user_input"], row["answer"]) == ([1], "all there", "accept")
+    assert "label" not in row  # the classification block's label is the block's, not the task's
+
+
 # spans_manual ---------------------------------------------------------------------------------
 def test_spans_manual_overlapping_and_nested_spans_each_visible_and_removable(
     open_view: Any,
