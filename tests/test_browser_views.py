@@ -172,7 +172,12 @@ def test_every_view_as_a_block(open_view: Any) -> None:
         {"view_id": "ner_manual"},
         {"view_id": "html", "html_template": "<p class='tpl'>{{meta.source}}</p>"},
         {"view_id": "text", "text": "A block's own text"},
-        {"view_id": "choice", "text": None, "options": [{"id": 1, "text": "one"}]},
+        {
+            "view_id": "choice",
+            "text": None,
+            "options": [{"id": 1, "text": "one"}, {"id": 2, "text": "two"}],
+            "choice_style": "single",
+        },
         {"view_id": "text_input"},
     ]
     with live_server(news_blocks, {"dataset": "all", "n": 1, "blocks": blocks}) as server:
@@ -184,7 +189,8 @@ def test_every_view_as_a_block(open_view: Any) -> None:
         assert page.inner_text(".block-html .tpl") == "The New York Times"
         assert page.inner_text(".block-text") == "A block's own text"
         page.click(".block-ner_manual .token[data-i='0']")  # PERSON, the active label
-        page.keyboard.press("4")  # labels take 1-3, the one option 4
+        page.keyboard.press("5")  # labels take 1-3, the options 4 and 5
+        page.keyboard.press("4")  # single choice, as the block says: 4 replaces 5
         page.fill(".field", "all there")
         page.keyboard.press("Escape")
         page.keyboard.press("a")

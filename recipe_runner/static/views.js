@@ -100,7 +100,8 @@ function choiceView(task, ctx) {
     const option = options[i];
     if (!option) return;
     const chosen = task.accept.includes(option.id);
-    if (ctx.choiceStyle === "single") task.accept = chosen ? [] : [option.id];
+    // A block (or a task) may set its own choice_style.
+    if ((task.choice_style ?? ctx.choiceStyle) === "single") task.accept = chosen ? [] : [option.id];
     else task.accept = chosen ? task.accept.filter((id) => id !== option.id) : [...task.accept, option.id];
     paint();
   }
