@@ -6,6 +6,7 @@ I/O. Its methods are safe to call from several threads: one lock serialises them
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from collections import deque
@@ -17,11 +18,12 @@ from .claims import AnsweredIn, ClaimStore, DatabaseClaims, MemoryClaims
 from .components import Components, call_with_accepted
 from .config import Config
 from .db import ANSWERS, Database, check_name
-from .errors import AnswerError, DatasetError, SourceError
+from .errors import AnswerError, DatasetError, EventError, SourceError
 from .hashing import INPUT_HASH, TASK_HASH, set_hashes
 from .loaders import Stream, stream_length
 from .progress import ProgressInfo, RateMeter, estimate_from_losses, eta_seconds
-from .task_shape import missing_input, short, task_problem
+from .task_shape import short, task_problem
+from .views import check_view_config, missing_input, required_input
 
 Task = dict[str, Any]
 Counts = dict[str, int]
@@ -66,6 +68,10 @@ class Controller:
         self.recipe = components.recipe
         self.dataset = components.dataset
         self.view_id = components.view_id
+        check_view_config(self.recipe, self.view_id, config.values)
+        # The input keys each task needs (one of each group), for the view or its blocks.
+        self._needs = required_input(self.view_id, config.values)
+        self.event_hooks = components.event_hooks
         self.batch_size: int = config["batch_size"]
         self.overlap: bool = config["feed_overlap"]
         self.exclude_by: str = config["exclude_by"]
@@ -290,9 +296,12 @@ class Controller:
                 f"Recipe '{self.recipe}': {self._where()} is a {type(task).__name__}, "
                 "not a task dict."
             )
-        missing = missing_input(task, self.view_id)
-        if missing:
-            raise SourceError(f"{self._where()}: {missing}.")
+        needed = missing_input(task, self._needs)
+        if needed is not None:
+            keys = " or ".join(f"'{k}'" for k in needed)
+            raise SourceError(
+                f"{self._where()}: the task has no {keys}, which the '{self.view_id}' view needs."
+            )
         problem = None if self._shape_checked else task_problem(task)
         if problem:
             self.skipped += 1
@@ -394,7 +403,11 @@ class Controller:
             raise AnswerError(
                 f"An answer's 'answer' must be accept, reject or ignore, not {verdict!r}."
             )
-        problem = missing_input(answer, self.view_id) or task_problem(answer)
+        needed = missing_input(answer, self._needs)
+        if needed is not None:
+            keys = " or ".join(f"'{k}'" for k in needed)
+            raise AnswerError(f"An answer has no {keys}, which the '{self.view_id}' view needs.")
+        problem = task_problem(answer)
         if problem:
             raise AnswerError(f"An answer is refused: {problem}.")
         answer = {**answer, "_session_id": session}
@@ -428,6 +441,38 @@ class Controller:
             new = self.db.save_answers(self.dataset, answers)
         self.claims.release(scope, keys)
         return new
+
+    # event hooks ----------------------------------------------------------------------------
+    def call_event(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Call the recipe's event hook `name` with the payload's keys as keyword arguments;
+        its dict comes back. An unknown name, a payload it does not take, or a hook raising
+        ValueError is an EventError whose message can be shown to the annotator."""
+        hook = self.event_hooks.get(name)
+        if hook is None:
+            known = ", ".join(sorted(self.event_hooks)) or "none"
+            raise EventError(
+                f"Recipe '{self.recipe}' has no event hook '{name}' (its hooks: {known})."
+            )
+        with self._lock:
+            self.start()
+            try:
+                inspect.signature(hook).bind(self, **payload)
+            except TypeError as err:  # the page's payload does not fit the hook's arguments
+                raise EventError(f"Event hook '{name}': {err}.") from None
+            except ValueError:
+                pass  # a callable without a signature to read: call it and see
+            try:
+                result = hook(self, **payload)
+            except ValueError as err:
+                raise EventError(f"Event hook '{name}': {err}") from None
+        if result is None:
+            return {}
+        if not isinstance(result, dict):
+            raise AnswerError(
+                f"Recipe '{self.recipe}': event hook '{name}' must return a dict, "
+                f"not {type(result).__name__}."
+            )
+        return result
 
     # counts and progress --------------------------------------------------------------------
     def stats(self, session: str | None = None) -> dict[str, Counts]:

@@ -27,6 +27,11 @@ class AnswerError(RecipeRunnerError):
     """An answer that cannot be saved: invalid shape, or rejected by `validate_answer`."""
 
 
+class EventError(RecipeRunnerError):
+    """An event hook call from the page that can't be made: an unknown hook, a payload the hook
+    does not take, or a hook that refused it (ValueError)."""
+
+
 class UsageError(RecipeRunnerError):
     """A command line that cannot be parsed; the CLI exits with code 2."""
 

@@ -16,6 +16,7 @@ from .controller import Controller
 from .errors import AnswerError
 from .policies import resolve_policy
 from .runner import Notify, find_recipe, notify_stderr, prepare_run
+from .views import prefill
 
 
 @dataclass
@@ -127,7 +128,10 @@ def _drive(
                 tasks = controller.get_questions(session)
                 if not tasks:
                     break
-                answered = [policy(task) for task in tasks]
+                # The keys the page's view would add (a text_input's field, a choice's
+                # `accept`), so that a policy's answers store what an annotator's would.
+                view, config = controller.view_id, controller.config.values
+                answered = [policy(prefill(task, view, config)) for task in tasks]
                 result = controller.receive_answers(session, answered)
                 if result.invalid:
                     # The policy's answers, not the annotator's: a bug to fix, not to count.

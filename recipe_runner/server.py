@@ -29,9 +29,11 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .controller import Controller
-from .errors import ConfigError, RecipeRunnerError
+from .errors import ConfigError, EventError, RecipeRunnerError
 from .guard import SECURITY_HEADERS, Guard, allowed_host_names, send_json
+from .keymap import resolve_keys
 from .progress import ProgressInfo
+from .theme import recipe_css
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 32 * 1024 * 1024  # a batch of answers far larger than this is a mistake
@@ -97,6 +99,13 @@ class Project(BaseModel):
     labels: list[str] | None
     config: dict[str, Any] = Field(description="The run's config, without database settings.")
     instructions: Instructions | None = None
+    keys: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="The page's keys: 'actions' {key: action} and 'labels' {label: key}.",
+    )
+    event_hooks: list[str] = Field(
+        default_factory=list, description="The names of the recipe's event hooks."
+    )
 
 
 class Questions(BaseModel):
@@ -218,6 +227,7 @@ def problem_reply(status: int, message: str) -> Reply:
     return Reply(status, dumps({"detail": message}), None)
 
 
+NO_CACHE = {"cache-control": "no-cache"}
 DATABASE_DOWN = "The database can't be reached just now; nothing was saved. Try again shortly."
 
 
@@ -292,8 +302,13 @@ def make_app(
         labels=config["labels"],
         config=config.public(),
         instructions=read_instructions(config["instructions"]),
+        keys=resolve_keys(config.values),
+        event_hooks=sorted(controller.event_hooks),
     ).model_dump(mode="json")
     index = (STATIC / "index.html").read_bytes()
+    # The recipe's own code and style, as resources of their own (never inline in the page).
+    recipe_js = (config["javascript"] or "").encode("utf-8")
+    recipe_style = recipe_css(config.values).encode("utf-8")
     app = FastAPI(
         title="recipe-runner",
         summary=f"Annotation web view of recipe '{recipe_name}'.",
@@ -330,7 +345,40 @@ def make_app(
 
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
-        return Response(index, media_type="text/html", headers={"cache-control": "no-cache"})
+        return Response(index, media_type="text/html", headers=NO_CACHE)
+
+    @app.get("/recipe.js", include_in_schema=False)
+    async def recipe_script() -> Response:
+        return Response(recipe_js, media_type="text/javascript", headers=NO_CACHE)
+
+    @app.get("/recipe.css", include_in_schema=False)
+    async def recipe_stylesheet() -> Response:
+        return Response(recipe_style, media_type="text/css", headers=NO_CACHE)
+
+    @app.post("/api/events/{name}", response_model=dict[str, Any], responses=ERRORS)
+    async def post_event(
+        name: str,
+        request: Request,
+        session: str | None = Query(None, description="Session name (default: 'default')."),
+    ) -> Response:
+        """Call the recipe's event hook `name` with the JSON object of the body as its keyword
+        arguments (besides the controller); its dict is the reply."""
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return problem(415, "An event's body must be a JSON object (application/json).")
+        session_of(session)
+        raw = await read_capped(request.headers.get("content-length", ""), request.receive)
+        if raw is None:
+            return problem(413, f"The request body is over {MAX_BODY} bytes.")
+        try:
+            payload = loads(raw) if raw.strip() else {}
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            return problem(422, "An event's body must be a JSON object of keyword arguments.")
+        try:
+            return reply(controller.call_event(name, payload))
+        except EventError as err:
+            return problem(404 if name not in controller.event_hooks else 400, str(err))
 
     @app.get("/api/project", response_model=Project)
     async def get_project() -> Response:

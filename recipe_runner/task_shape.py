@@ -10,27 +10,9 @@ from typing import Any
 from .hashing import INPUT_HASH, TASK_HASH
 
 Task = dict[str, Any]
-# The input key each view cannot do without; `html` may stand in for `text` where it says so.
-REQUIRED_INPUT = {
-    "text": ("text", "html"),
-    "classification": ("text", "html"),
-    "choice": ("text", "html", "options"),
-    "ner": ("text",),
-    "ner_manual": ("text",),
-    "html": ("html",),
-}
 INT64 = -(2**63)  # hashes are stored as signed 64-bit integers
 HASH_KEYS = (INPUT_HASH, TASK_HASH)
 MAX_NESTING = 64  # JSON levels in a task; real tasks nest three or four
-
-
-def missing_input(task: Task, view_id: str) -> str | None:
-    """What the task lacks for `view_id` (one of its input keys), or None."""
-    needed = REQUIRED_INPUT[view_id]
-    if task.keys().isdisjoint(needed):
-        keys = " or ".join(f"'{k}'" for k in needed)
-        return f"the task has no {keys}, which the '{view_id}' view needs"
-    return None
 
 
 def task_problem(task: Task) -> str | None:

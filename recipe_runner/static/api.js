@@ -52,6 +52,15 @@ export class Api {
     });
   }
 
+  // A recipe's event hook, called with the payload as its keyword arguments: its dict.
+  event(name, payload) {
+    return this.request(this.url(`api/events/${encodeURIComponent(name)}`), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(payload),
+    });
+  }
+
   stats() {
     return this.request(this.url("api/stats"));
   }

@@ -2,10 +2,11 @@
 // undo while unsent, and every unsent answer flushed on save, at the end and on page close.
 
 import { Api, ApiError } from "./api.js";
-import { setupHelp, toggleHelp } from "./help.js";
-import { bindKeys } from "./keys.js";
+import { setupHelp, showKeys, toggleHelp } from "./help.js";
+import { bindKeys, CardKeys } from "./keys.js";
+import { emit, installPageApi } from "./page-api.js";
 import { showHistory, showProgress, showRunInfo, showSaveState, showStats } from "./sidebar.js";
-import { el, renderTask } from "./views.js";
+import { el, LABEL_VIEWS, renderTask } from "./views.js";
 
 const params = new URLSearchParams(location.search);
 const api = new Api(params.get("session"));
@@ -19,6 +20,8 @@ const state = {
   queue: [], // tasks fetched, not yet shown
   current: null, // the task on screen; the view edits it in place
   view: null,
+  keys: { actions: {}, labels: {} }, // the run's keymap, from the server
+  cardKeys: null, // the keys of the labels and options on screen
   outbox: [], // history items answered and not yet sent
   inflight: [], // history items being sent
   history: [], // {answer, state: "unsent" | "sending" | "saved"}, newest last
@@ -86,6 +89,8 @@ function render() {
   $("meta").replaceChildren();
   $("score").hidden = true;
   state.broken = false;
+  state.cardKeys = new CardKeys(state.keys.labels);
+  paintLabels();
   if (!task) {
     state.view = null;
     say(null);
@@ -121,35 +126,58 @@ function render() {
   const problem = state.problems.get(task);
   if (problem) say(`Not saved: ${problem} Fix the answer, or skip the task.`, "invalid", true);
   else say(null);
+  emit("rrtask", { task });
+}
+
+// The views of the card: the view, or each of its blocks.
+function cardViews() {
+  const viewId = state.project.view_id;
+  return viewId === "blocks" ? (state.config.blocks || []).map((b) => b.view_id) : [viewId];
 }
 
 const viewContext = {
   get labels() {
     return state.labels;
   },
+  get config() {
+    return state.config;
+  },
+  claimKey: (id, handler) => state.cardKeys.claim(id, handler),
   get choiceStyle() {
     return state.config.choice_style;
   },
   activeLabel: () => state.labels[state.labelIndex],
   selectLabel: (i) => {
     if (i >= 0 && i < state.labels.length) state.labelIndex = i;
-    paintLabels();
+    markActiveLabel();
   },
 };
 
+// The label bar of the span views; its labels claim their keys before the card's options.
 function paintLabels() {
   const bar = $("label-bar");
-  if (state.project.view_id !== "ner_manual") return;
+  if (!state.current || !cardViews().some((v) => LABEL_VIEWS.has(v))) {
+    bar.hidden = true;
+    return;
+  }
   bar.hidden = false;
   bar.replaceChildren();
   state.labels.forEach((label, i) => {
     const button = el("button", `label-button c${i % 8}${i === state.labelIndex ? " active" : ""}`);
     button.type = "button";
-    if (i < 9) button.append(el("kbd", null, String(i + 1)));
+    const key = state.cardKeys.claim(label, () => viewContext.selectLabel(i));
+    if (key) button.append(el("kbd", null, key));
     button.append(label);
     button.addEventListener("click", () => viewContext.selectLabel(i));
     bar.append(button);
   });
+}
+
+// Only the active label changes: the buttons are marked again, their keys stay.
+function markActiveLabel() {
+  $("label-bar")
+    .querySelectorAll(".label-button")
+    .forEach((button, i) => button.classList.toggle("active", i === state.labelIndex));
 }
 
 // A message under the task; `skippable` adds a button that drops the task from this page.
@@ -180,6 +208,7 @@ function answer(verdict) {
   const task = state.current;
   if (!task || state.broken) return;
   const item = { answer: { ...task, answer: verdict }, state: "unsent" };
+  emit("rranswer", { answer: item.answer });
   state.problems.delete(task);
   state.history.push(item);
   state.outbox.push(item);
@@ -310,19 +339,27 @@ async function start() {
   state.config = project.config || {};
   state.labels = project.labels && project.labels.length ? project.labels : ["ENTITY"];
   document.title = `${project.recipe} · ${project.dataset ?? "recipe-runner"}`;
+  state.keys = project.keys || state.keys;
   const buttons = state.config.buttons || ["accept", "reject", "ignore", "undo"];
   for (const button of document.querySelectorAll("#buttons button")) {
     const action = button.dataset.action;
     button.hidden = action !== "save" && !buttons.includes(action);
     button.addEventListener("click", () => actions[action]());
+    // The button shows its action's first key, as the keymap has it.
+    const key = Object.keys(state.keys.actions).find((k) => state.keys.actions[k] === action);
+    button.querySelector("kbd").textContent = key || "";
+    button.title = key ? `${action} (${key})` : action;
   }
+  const helpKey = Object.keys(state.keys.actions).find((k) => state.keys.actions[k] === "help");
+  $("help-button").querySelector("kbd").textContent = helpKey || "";
   setupHelp(project.instructions);
-  bindKeys(actions);
-  paintLabels();
+  showKeys(state.keys);
+  bindKeys(state.keys.actions, actions);
   await fetchMore(true);
   showRunInfo(project, api.sessionId || "default");
   showNext();
   paintSidebar();
+  emit("rrmount", { project });
   if (state.config.show_stats) api.stats().then(showStats, () => {});
   // The browser delivers a keepalive request even as the page goes away.
   window.addEventListener("pagehide", () => {
@@ -345,7 +382,22 @@ const actions = {
   save: flush,
   help: () => toggleHelp(),
   close: () => toggleHelp(false),
-  digit: (n) => state.view && state.view.digit && state.view.digit(n),
+  card: (name) => Boolean(state.cardKeys && state.cardKeys.press(name)),
 };
 
+// Changes made by the recipe's own code go into the task on screen, which is drawn again.
+function updateTask(patch) {
+  if (!state.current || !patch || typeof patch !== "object") return;
+  Object.assign(state.current, patch);
+  render();
+  emit("rrupdate", { task: state.current });
+}
+
+installPageApi({
+  task: () => state.current,
+  project: () => state.project,
+  update: updateTask,
+  answer: (verdict) => (["accept", "reject", "ignore"].includes(verdict) ? answer(verdict) : undefined),
+  event: (name, payload) => api.event(name, payload),
+});
 start();
