@@ -12,9 +12,9 @@ from recipe_runner.errors import RecipeRunnerError
 from recipe_runner.loaders import Stream, get_stream
 from recipe_runner.models import tokens_of
 from recipe_runner.sorters import ALGORITHMS, prefer_uncertain
+from recipe_runner.spacy_model import SCORE_BATCH, _but, batches, open_pipeline, require_labels
+from recipe_runner.spacy_spans import EntityModel, SpanModel
 
-from .model import SCORE_BATCH, _but, batches, open_pipeline, require_labels
-from .spans import EntityModel, SpanModel
 from .textcat import Dataset, Label, Loader, Model, Source
 
 Task = dict[str, Any]

@@ -11,8 +11,13 @@ from recipe_runner import recipe
 from recipe_runner.errors import RecipeRunnerError
 from recipe_runner.loaders import Stream, get_stream
 from recipe_runner.sorters import ALGORITHMS, prefer_uncertain
-
-from .model import SCORE_BATCH, TextcatModel, batches, open_pipeline, require_labels
+from recipe_runner.spacy_model import (
+    SCORE_BATCH,
+    TextcatModel,
+    batches,
+    open_pipeline,
+    require_labels,
+)
 
 Label = Annotated[list[str] | None, typer.Option(help="Comma-separated labels, e.g. A,B.")]
 Loader = Annotated[
