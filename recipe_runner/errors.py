@@ -27,6 +27,16 @@ class AnswerError(RecipeRunnerError):
     """An answer that cannot be saved: invalid shape, or rejected by `validate_answer`."""
 
 
+class RecipeFailure(RecipeRunnerError):
+    """A recipe or one of its callbacks raised: told in one line (file, line, error); the
+    original exception is kept for `--traceback`."""
+
+    def __init__(self, message: str, original: BaseException) -> None:
+        super().__init__(message)
+        self.original = original
+        self.show_traceback = False  # --traceback was given
+
+
 class UsageError(RecipeRunnerError):
     """A command line that cannot be parsed; the CLI exits with code 2."""
 

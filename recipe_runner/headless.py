@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from .controller import Controller
+from .hashing import TASK_HASH
 from .policies import resolve_policy
 from .runner import Notify, find_recipe, notify_stderr, prepare_run
 
@@ -30,6 +32,12 @@ class HeadlessSummary:
     interrupted: bool = False
     seconds: float = 0.0
     skipped_lines: int = 0
+    refused: dict[str, int] = field(default_factory=dict)  # validate_answer's reason -> answers
+
+    @property
+    def failed(self) -> bool:
+        """Answers were refused by the recipe's `validate_answer`: the run did not do it all."""
+        return bool(self.refused)
 
     def line(self) -> str:
         parts = ", ".join(f"{self.counts.get(k, 0)} {k}" for k in ("accept", "reject", "ignore"))
@@ -40,6 +48,11 @@ class HeadlessSummary:
         )
         if self.skipped_lines:
             text += f"; skipped {self.skipped_lines} invalid lines"
+        if self.refused:
+            total = sum(self.refused.values())
+            most = sorted(self.refused.items(), key=lambda item: -item[1])
+            reasons = "; ".join(f"{reason!r} ({n})" for reason, n in most)
+            text += f"; {total} refused by validate_answer: {reasons}"
         if self.interrupted:
             text += "; interrupted, every answer made so far is saved"
         return text + "."
@@ -125,9 +138,13 @@ def _drive(
                     break
                 answered = [policy(task) for task in tasks]
                 result = controller.receive_answers(session, answered)
+                refused = Counter(error["message"] for error in result.errors)
+                for reason, n in refused.items():
+                    summary.refused[reason] = summary.refused.get(reason, 0) + n
+                refused_hashes = {error[TASK_HASH] for error in result.errors}
                 for task in answered:
                     verdict = task.get("answer")
-                    if verdict in counts:
+                    if verdict in counts and task.get(TASK_HASH) not in refused_hashes:
                         counts[verdict] += 1
                 summary.saved += result.saved
                 _advance(

@@ -121,6 +121,9 @@ class RecipeRegistry:
 
     current_plugin: str = "?"
     _recipes: dict[str, list[Recipe]] = field(default_factory=dict)
+    files: set[str] = field(default_factory=set)  # plugins that are `-F` files
+    # (name, file, plugin): a `-F` file's recipe kept, an installed one of the same name left out
+    overrides: list[tuple[str, str, str]] = field(default_factory=list)
 
     def add(self, func: RecipeFunc) -> None:
         """Register a function decorated with `@recipe(name)`."""
@@ -133,6 +136,12 @@ class RecipeRegistry:
         known = self._recipes.setdefault(name, [])
         if any(r.func is func for r in known):
             return  # registering the same function twice is harmless
+        from_file = [r for r in known if r.plugin in self.files]
+        if from_file and self.current_plugin not in self.files:
+            override = (name, from_file[0].plugin, self.current_plugin)
+            if override not in self.overrides:
+                self.overrides.append(override)
+            return  # a recipe given with -F wins over an installed one
         known.append(Recipe(name, func, self.current_plugin))
 
     def names(self) -> list[str]:
