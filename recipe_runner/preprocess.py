@@ -111,7 +111,7 @@ def split_sentences(
 
 
 def _merge_short(bounds: list[tuple[int, int]], min_length: int | None) -> list[tuple[int, int]]:
-    if not min_length:
+    if not min_length or min_length <= 0:
         return bounds
     out: list[tuple[int, int]] = []
     start: int | None = None
