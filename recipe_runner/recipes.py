@@ -166,7 +166,8 @@ class RecipeRegistry:
         if len(found) > 1:
             plugins = " and ".join(f"'{r.plugin}'" for r in found)
             raise RecipeError(
-                f"Recipe '{name}' is provided by two plugins, {plugins}. "
-                "Block one with RR_DISABLE_PLUGINS=name."
+                f"Recipe '{name}' is provided by two plugins, {plugins}. Choose one by "
+                f"blocking the other: RR_DISABLE_PLUGINS={found[0].plugin} runs "
+                f"'{found[1].plugin}''s."
             )
         return found[0]

@@ -375,3 +375,36 @@ def test_textcat_teach_with_patterns_asks_about_matches_and_learns_their_scores(
     # Every pattern question was accepted: the pattern scores rose above the prior's 0.5.
     late = [r["score"] for r in from_patterns[-5:]]
     assert late and min(late) > 0.5
+
+
+def test_the_prodigy_signatures_of_add_tokens_and_split_sentences() -> None:
+    from recipe_runner.compat.prodigy.components.preprocess import add_tokens as p_add_tokens
+    from recipe_runner.compat.prodigy.components.preprocess import (
+        split_sentences as p_split_sentences,
+    )
+
+    nlp = spacy.blank("en")
+    stale = {"text": "New York", "tokens": [{"text": "x", "start": 0, "end": 8, "id": 0}]}
+    (kept,) = p_add_tokens(nlp, [dict(stale)])
+    assert len(kept["tokens"]) == 1
+    (fresh,) = p_add_tokens(nlp, [dict(stale)], overwrite=True)
+    assert [t["text"] for t in fresh["tokens"]] == ["New", "York"]
+    text = "One. Two. Three."
+    assert len(list(p_split_sentences(nlp, [{"text": text}]))) == 3  # min_length=-1: as they are
+    assert len(list(p_split_sentences(nlp, [{"text": text}], min_length=9))) == 2
+
+
+def test_ctrl_db_is_none_when_the_recipe_saves_nothing() -> None:
+    seen: list[Any] = []
+
+    @recipe("no.dataset")
+    def no_dataset() -> dict[str, Any]:
+        return {
+            "dataset": None,
+            "stream": [{"text": "x"}],
+            "view_id": "text",
+            "on_load": lambda c: seen.append(c.db),
+        }
+
+    run_headless(no_dataset, show_progress=False, notify=lambda _: None)
+    assert seen == [None]
