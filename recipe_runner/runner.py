@@ -64,27 +64,40 @@ def load_and_report(
 
 
 def recipe_failure(recipe: Recipe, err: BaseException) -> RecipeFailure:
-    """The one line that says where a recipe (or one of its callbacks) raised, and what: the
-    last frame in the recipe's own file, else the last outside this package."""
+    """The one line that says where a recipe (or one of its callbacks) raised, and what."""
     import inspect
+
+    try:
+        own: Path | None = Path(inspect.getsourcefile(recipe.func) or "").resolve()
+    except TypeError:
+        own = None
+    return RecipeFailure(failure_line(recipe.name, err, own), err)
+
+
+def failure_line(name: str, err: BaseException, own: Path | None = None) -> str:
+    """ "Recipe NAME failed at FILE:LINE: Type: message": the last frame in the recipe's own
+    file `own`, else the last in no library (this package, the standard library, site-packages),
+    else the last outside this package."""
+    import sysconfig
     import traceback
 
     frames = traceback.extract_tb(err.__traceback__)
-    try:
-        own = Path(inspect.getsourcefile(recipe.func) or "").resolve()
-    except TypeError:
-        own = Path()
     package = Path(__file__).resolve().parent
-    mine = [f for f in frames if Path(f.filename).resolve() == own]
-    outside = [f for f in frames if package not in Path(f.filename).resolve().parents]
-    found = mine or outside or list(frames)
+    libraries = {Path(p).resolve() for p in sysconfig.get_paths().values() if p}
+
+    def outside(frame: traceback.FrameSummary, roots: set[Path]) -> bool:
+        return not any(root in Path(frame.filename).resolve().parents for root in roots)
+
+    mine = [f for f in frames if own is not None and Path(f.filename).resolve() == own]
+    user = [f for f in frames if outside(f, {package, *libraries})]
+    ours = [f for f in frames if outside(f, {package})]
+    found = mine or user or ours or list(frames)
     where = f" at {found[-1].filename}:{found[-1].lineno}" if found else ""
     text = str(err).strip()
     message = text.splitlines()[0] if text else "(no message)"
-    return RecipeFailure(
-        f"Recipe '{recipe.name}' failed{where}: {type(err).__name__}: {message} "
-        "(--traceback or RR_TRACEBACK=1 shows the whole traceback)",
-        err,
+    return (
+        f"Recipe '{name}' failed{where}: {type(err).__name__}: {message} "
+        "(--traceback or RR_TRACEBACK=1 shows the whole traceback)"
     )
 
 

@@ -7,6 +7,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from .conftest import NEWS
 
@@ -121,3 +124,44 @@ def test_headless_counts_refused_answers_with_reasons_and_exits_1(tmp_path: Path
     assert "3 refused by validate_answer: 'no bad words' (2); 'no threes' (1)" in summary
     stats = rr("stats", "ds", "--json")
     assert '"total": 3' in stats.stdout
+
+
+def test_in_the_web_view_a_failing_callback_is_one_line_and_the_server_keeps_serving(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import httpx
+
+    from recipe_runner import recipe
+
+    from .webserver import live_server
+
+    @recipe("web.fails")
+    def web_fails() -> dict[str, Any]:
+        def update(answers: list[dict[str, Any]]) -> None:
+            if any(a["text"] == "t1" for a in answers):
+                raise KeyError("label")
+
+        stream = [{"text": f"t{i}"} for i in range(4)]
+        return {"dataset": "web", "stream": stream, "view_id": "text", "update": update}
+
+    line = (
+        Path(__file__).read_text().splitlines().index('                raise KeyError("label")') + 1
+    )
+    with live_server(web_fails, cli_config={"batch_size": 1}) as server:
+        first = httpx.get(f"{server.url}/api/questions").json()["tasks"]
+        ok = httpx.post(
+            f"{server.url}/api/answers", json={"answers": [{**first[0], "answer": "accept"}]}
+        )
+        assert ok.status_code == 200
+        second = httpx.get(f"{server.url}/api/questions").json()["tasks"]
+        failed = httpx.post(
+            f"{server.url}/api/answers", json={"answers": [{**second[0], "answer": "accept"}]}
+        )
+        assert failed.status_code == 500
+        expected = f"Recipe 'web.fails' failed at {__file__}:{line}: KeyError: 'label'"
+        assert failed.json()["detail"].startswith(expected)
+        assert httpx.get(f"{server.url}/api/questions").status_code == 200  # still serving
+        rows = server.answers()
+    assert [r["text"] for r in rows] == ["t0"]  # nothing of the failed batch was saved
+    err = capsys.readouterr().err
+    assert f"Error: {expected}" in err and "Traceback" not in err
