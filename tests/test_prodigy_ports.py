@@ -237,6 +237,26 @@ def test_textcat_teach_with_and_without_patterns(tmp_path: Path, textcat_model: 
     assert matched and all(r["label"] == "TECH" for r in matched)
 
 
+def test_textcat_correct_with_updates(tmp_path: Path, textcat_model: Path) -> None:
+    correct = port("textcat/textcat_correct.py", tmp_path)
+    source = headlines(tmp_path, 25)
+    args = ["-F", str(correct), "textcat.correct", "fixed", str(textcat_model), str(source)]
+    rr("run", "--headless", *args, "-l", "TECH", "-UP", "-t", "0.0", cwd=tmp_path)
+    rows = answers("fixed", tmp_path)
+    assert len(rows) == 25
+    assert all(r["options"][0]["id"] == "TECH" and r["accept"] == ["TECH"] for r in rows)
+
+
+def test_ner_correct_with_updates(tmp_path: Path, ner_model: Path) -> None:
+    correct = port("ner/ner_correct.py", tmp_path)
+    source = headlines(tmp_path, 25)
+    args = ["-F", str(correct), "ner.correct", "gold", str(ner_model), str(source)]
+    rr("run", "--headless", *args, "-l", "person,location", "-UP", cwd=tmp_path)
+    rows = answers("gold", tmp_path)
+    assert len(rows) >= 25 and all(r["tokens"] for r in rows)  # a task per sentence
+    assert {s["label"] for r in rows for s in r["spans"]} <= {"person", "location"}
+
+
 def test_custom_model(tmp_path: Path) -> None:
     custom = port("textcat/textcat_custom_model.py", tmp_path)
     source = headlines(tmp_path, 30)

@@ -13,6 +13,7 @@ __all__ = [
     "add_label_options",
     "add_labels_to_stream",
     "add_tokens",
+    "make_raw_doc",
     "split_sentences",
     "split_spans",
 ]
@@ -39,3 +40,16 @@ def split_sentences(
     return _split_sentences(
         nlp, stream, min_length=min_length if min_length > 0 else None, batch_size=batch_size
     )
+
+
+def make_raw_doc(nlp: Any, task: dict[str, Any]) -> Any:
+    """A spaCy `Doc` of the task, on its own `tokens` when it has them (so answers keep the
+    tokenization they were made on), else from the pipeline's tokenizer."""
+    tokens = task.get("tokens")
+    if not tokens:
+        return nlp.make_doc(task.get("text", ""))
+    from spacy.tokens import Doc
+
+    words = [token["text"] for token in tokens]
+    spaces = [bool(token.get("ws", True)) for token in tokens]
+    return Doc(nlp.vocab, words=words, spaces=spaces)
