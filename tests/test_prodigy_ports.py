@@ -437,3 +437,47 @@ def test_a_ported_recipe_in_chromium(tmp_path: Path) -> None:
         finally:
             browser.close()
     assert {r["text"]: r["accept"] for r in rows} == {"headline 0": ["A", "C"], "headline 1": ["B"]}
+
+
+def view_support(view: str = "", config_key: str = "") -> bool:
+    from recipe_runner.components import VIEWS
+    from recipe_runner.config import SCHEMA
+
+    return (not view or view in VIEWS) and (not config_key or config_key in SCHEMA)
+
+
+@pytest.mark.skipif(not view_support(config_key="html_template"), reason="needs html_template")
+def test_question_answering_with_an_html_template(tmp_path: Path) -> None:
+    recipe_file = port("other/question_answering.py", tmp_path)
+    source = tmp_path / "qa.jsonl"
+    srsly.write_jsonl(source, [{"question": "Sky?", "question_answer": "blue"}])
+    rr(
+        "run",
+        "--headless",
+        "-F",
+        str(recipe_file),
+        "question-answering",
+        "qa",
+        str(source),
+        cwd=tmp_path,
+    )
+    assert [r["question_answer"] for r in answers("qa", tmp_path)] == ["blue"]
+
+
+@pytest.mark.skipif(not view_support("blocks"), reason="needs the blocks view")
+def test_span_and_textcat_in_blocks(tmp_path: Path) -> None:
+    recipe_file = port("tutorials/span-and-textcat/recipe.py", tmp_path)
+    source = headlines(tmp_path, 5)
+    rr(
+        "run",
+        "--headless",
+        "-F",
+        str(recipe_file),
+        "span-and-textcat",
+        "both",
+        "en",
+        str(source),
+        cwd=tmp_path,
+    )
+    rows = answers("both", tmp_path)
+    assert len(rows) == 5 and all(r["tokens"] and len(r["options"]) == 4 for r in rows)
