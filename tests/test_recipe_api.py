@@ -290,7 +290,8 @@ def test_combine_models_interleaves_and_updates_both(tmp_path: Path) -> None:
 
 
 # the recipe database ---------------------------------------------------------------------
-def test_connect_datasets_examples_and_hashes() -> None:
+def test_connect_datasets_examples_and_hashes(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RR_DB_URL", db_url)  # a real SQLite file, and a real PostgreSQL
     with connect() as db:
         assert "silver" not in db and db.datasets == []
         db.add_dataset("silver")
