@@ -37,6 +37,11 @@ class RecipeFailure(RecipeRunnerError):
         self.show_traceback = False  # --traceback was given
 
 
+class EventError(RecipeRunnerError):
+    """An event hook call from the page that can't be made: an unknown hook, a payload the hook
+    does not take, or a hook that refused it (ValueError)."""
+
+
 class UsageError(RecipeRunnerError):
     """A command line that cannot be parsed; the CLI exits with code 2."""
 

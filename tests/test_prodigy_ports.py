@@ -440,7 +440,7 @@ def test_a_ported_recipe_in_chromium(tmp_path: Path) -> None:
 
 
 def view_support(view: str = "", config_key: str = "") -> bool:
-    from recipe_runner.components import VIEWS
+    from recipe_runner.views import VIEWS
     from recipe_runner.config import SCHEMA
 
     return (not view or view in VIEWS) and (not config_key or config_key in SCHEMA)
