@@ -102,7 +102,7 @@ def postgres_setup(
 
     xact = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :name"
     try:
-        before = stat(xact)[0][0]
+        xacts_before = stat(xact)[0][0]
         env = {"RR_DB_URL": pg_url}
         label = f"PostgreSQL, {processes} processes"
         if before is not None:
@@ -110,7 +110,7 @@ def postgres_setup(
             label += ", before"
         row = run_setup(label, processes, env, check_url, opts, backends)
         time.sleep(1.5)  # backends report their counts as they exit, at most a second late
-        row["xacts"] = (stat(xact)[0][0] - before) / max(row["answers"] / 10, 1)
+        row["xacts"] = (stat(xact)[0][0] - xacts_before) / max(row["answers"] / 10, 1)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
