@@ -63,7 +63,10 @@ def count(bare: bool, opts: argparse.Namespace) -> int:
         write_source(source, opts.annotators * (opts.batches + WARM_UP_BATCHES) * 10 + 1000)
     out = home / "callgrind.out"
     prefix = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
-    process, url = start_server(home, source, prefix=prefix, timeout=300)
+    # A fixed hash seed: with a random one, dict look-ups probe differently from run to run and
+    # the same work counts a few percent more or fewer instructions.
+    env = {"PYTHONHASHSEED": "0"}
+    process, url = start_server(home, source, env, prefix=prefix, timeout=300)
     try:
         asyncio.run(annotate(url, opts.annotators, WARM_UP_BATCHES))
         control = ["callgrind_control", "--instr=on", str(process.pid)]
