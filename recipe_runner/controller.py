@@ -22,6 +22,7 @@ from .errors import AnswerError, DatasetError, EventError, SourceError
 from .hashing import INPUT_HASH, TASK_HASH, set_hashes
 from .loaders import Stream, stream_length
 from .progress import ProgressInfo, RateMeter, estimate_from_losses, eta_seconds
+from .recipe_db import RecipeController
 from .task_shape import short, task_problem
 from .views import check_view_config, missing_input, required_input
 
@@ -129,7 +130,7 @@ class Controller:
                     for key in self._dataset_total:
                         self._dataset_total[key] += self._dataset_counts[session].get(key, 0)
             if self.components.on_load:
-                self.components.on_load(self)
+                self.components.on_load(self.for_recipe())
 
     def close(self) -> None:
         """Call `on_exit`; once, even if the run stopped on an error."""
@@ -138,7 +139,11 @@ class Controller:
                 return
             self._closed = True
             if self.components.on_exit:
-                self.components.on_exit(self)
+                self.components.on_exit(self.for_recipe())
+
+    def for_recipe(self) -> RecipeController:
+        """This controller as a recipe's callbacks see it: `db` is the recipe's database API."""
+        return RecipeController(self)
 
     def session_id(self, name: str | None = None) -> str:
         """The session id answers carry: "DATASET-NAME"."""

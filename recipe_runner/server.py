@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
 import secrets
 import sqlite3
@@ -241,6 +242,20 @@ def warn_database_down(err: BaseException) -> None:
     print(f"Warning: the database can't be reached: {first}", file=sys.stderr, flush=True)
 
 
+def report_recipe_failure(recipe: str, err: BaseException) -> str:
+    """One line on stderr naming where the recipe raised (the whole traceback with
+    RR_TRACEBACK=1); the server keeps serving, and the page shows the line."""
+    from .runner import failure_line
+
+    line = failure_line(recipe, err)
+    if os.environ.get("RR_TRACEBACK", "") not in ("", "0"):
+        import traceback
+
+        traceback.print_exception(err, file=sys.stderr)
+    print(f"Error: {line}", file=sys.stderr, flush=True)
+    return line
+
+
 # basic auth -----------------------------------------------------------------------------------
 class BasicAuth:
     """Every page and endpoint needs the user and password (RR_BASIC_AUTH_USER / _PASS)."""
@@ -453,7 +468,7 @@ def make_app(
         return reply({**_progress(controller.progress(sid)), **controller.stats(sid)})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    front: ASGIApp = HotPaths(app, questions=questions, answers=answers_reply)
+    front: ASGIApp = HotPaths(app, questions=questions, answers=answers_reply, recipe=recipe_name)
     if auth is not None:  # in front of the hot paths: it guards them too
         front = BasicAuth(front, user=auth[0], password=auth[1])
     allowed = config["allowed_hosts"]
@@ -473,10 +488,12 @@ class HotPaths:
         app: ASGIApp,
         questions: Callable[[str | None, bool, float], Reply],
         answers: Callable[[bytes | None, float], Reply],
+        recipe: str = "?",
     ) -> None:
         self.app = app
         self.questions = questions
         self.answers = answers
+        self.recipe = recipe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
@@ -502,6 +519,8 @@ class HotPaths:
             except DATABASE_DOWN_ERRORS as err:
                 warn_database_down(err)
                 result = problem_reply(503, DATABASE_DOWN)
+            except Exception as err:  # the recipe's stream or a callback raised
+                result = problem_reply(500, report_recipe_failure(self.recipe, err))
             if result is not None:
                 headers = SECURITY_HEADERS
                 if result.timing is not None:
