@@ -33,7 +33,12 @@ def serve(
 
     try:
         run = prepare_run(
-            recipe, kwargs=kwargs, cli_config=cli_config, shared_claims=True, before_open=listen
+            recipe,
+            kwargs=kwargs,
+            cli_config=cli_config,
+            shared_claims=True,
+            notify=notify,
+            before_open=listen,
         )
         controller = run.controller
         try:

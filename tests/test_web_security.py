@@ -97,6 +97,7 @@ def test_host_names_and_loopback() -> None:
     assert host_name("[::1]:8080") == "[::1]"
     assert host_name("::1") == "[::1]"
     assert is_loopback("127.0.0.5") and is_loopback("::1") and is_loopback("localhost")
+    assert is_loopback("::ffff:127.0.0.1") and not is_loopback("::ffff:10.0.0.1")
     assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3") and not is_loopback("::")
     assert allowed_host_names("0.0.0.0", None) is None
     assert allowed_host_names("127.0.0.1", ["*"]) is None
