@@ -219,7 +219,7 @@ def test_refusals_carry_the_headers_too(news: LiveServer) -> None:
     assert refused.headers["x-frame-options"] == "SAMEORIGIN"
 
 
-def test_basic_auth_still_guards_behind_the_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_basic_auth_still_guards_behind_the_checks() -> None:
     with live_server(count_mark, auth=("ann", "secret")) as server:
         assert httpx.get(server.url + "/api/project").status_code == 401
         assert httpx.get(server.url + "/api/project", auth=("ann", "secret")).status_code == 200
