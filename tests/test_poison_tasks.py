@@ -19,8 +19,8 @@ from recipe_runner.db import Database, connect
 from recipe_runner.errors import SourceError
 from recipe_runner.loaders import get_stream
 from recipe_runner.task_shape import MAX_NESTING, task_problem
-from tests.test_controller import make, texts
 from tests.rr_process import rr_env, servers, start_server
+from tests.test_controller import make, texts
 from tests.test_hostile_input import rr, write
 from tests.test_server_api import answered, get
 from tests.webserver import live_server
