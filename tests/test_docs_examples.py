@@ -156,3 +156,20 @@ def test_every_python_block_of_the_guide_runs(
     code = guide_blocks()[index]
     namespace: dict[str, Any] = {"__name__": f"guide_block_{index}"}
     exec(compile(code, f"{GUIDE}:block{index}", "exec"), namespace)
+
+
+def test_blocks_with_a_choice_a_comment_and_a_template(tmp_path: Path) -> None:
+    source = headlines(tmp_path, 4)
+    policy = tmp_path / "policy.py"
+    policy.write_text(
+        "def review(task):\n"
+        "    return {**task, 'answer': 'accept', 'accept': ['OK'], 'comment': 'clear enough'}\n"
+    )
+    example = str(EXAMPLES / "review_with_comment.py")
+    args = ["-F", example, "headline.review", "reviews", str(source), "-o", "OK,UNCLEAR"]
+    rr("run", "--headless", "--answer", f"{policy}:review", *args)
+    rows = answers("reviews")
+    assert [(r["accept"], r["comment"]) for r in rows] == [(["OK"], "clear enough")] * 4
+    # With the accept policy, the comment field is stored empty, as the page would store it.
+    rr("run", "--headless", *args[:3], "reviews2", *args[4:])
+    assert {r.get("comment") for r in answers("reviews2")} == {""}
