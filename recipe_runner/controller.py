@@ -23,7 +23,7 @@ from .hashing import INPUT_HASH, TASK_HASH, set_hashes
 from .loaders import Stream, stream_length
 from .progress import ProgressInfo, RateMeter, estimate_from_losses, eta_seconds
 from .recipe_db import RecipeController
-from .task_shape import task_problem
+from .task_shape import short, task_problem
 from .views import check_view_config, missing_input, required_input
 
 Task = dict[str, Any]
@@ -317,7 +317,8 @@ class Controller:
                     else ""
                 )
                 self.notify(
-                    f"Warning: recipe '{self.recipe}': skipped {self._where()}: {problem}{more}."
+                    f"Warning: recipe '{self.recipe}': skipped {self._where()} "
+                    f"({short(task, 60)}): {problem}{more}."
                 )
             return None
         return set_hashes(task)

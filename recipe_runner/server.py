@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .controller import Controller
 from .errors import ConfigError, EventError, RecipeRunnerError
-from .guard import Guard, allowed_host_names, send_json
+from .guard import SECURITY_HEADERS, Guard, allowed_host_names, send_json
 from .keymap import resolve_keys
 from .progress import ProgressInfo
 from .theme import recipe_css
@@ -180,7 +180,18 @@ ANSWERS_BODY = {
 
 
 class JSONBytes(Response):
+    """A JSON reply, with the security headers the Guard adds to pages (it leaves the API's
+    replies alone, so that the hot paths need no wrapper around `send`)."""
+
     media_type = "application/json"
+
+    def __init__(
+        self, content: bytes, status_code: int = 200, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(content, status_code, {**SECURITY_HEADER_STRINGS, **(headers or {})})
+
+
+SECURITY_HEADER_STRINGS = {k.decode(): v.decode() for k, v in SECURITY_HEADERS}
 
 
 class Reply(NamedTuple):
@@ -259,7 +270,7 @@ class BasicAuth:
             return
         body = dumps({"detail": "Authentication required."})
         challenge = (b"www-authenticate", b'Basic realm="recipe-runner", charset="UTF-8"')
-        await send_json(send, 401, body, [challenge])
+        await send_json(send, 401, body, [challenge, *SECURITY_HEADERS])
 
     def _allowed(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
@@ -511,8 +522,10 @@ class HotPaths:
             except Exception as err:  # the recipe's stream or a callback raised
                 result = problem_reply(500, report_recipe_failure(self.recipe, err))
             if result is not None:
-                timing = [] if result.timing is None else [(b"server-timing", result.timing)]
-                await send_json(send, result.status, result.body, timing)
+                headers = SECURITY_HEADERS
+                if result.timing is not None:
+                    headers = [(b"server-timing", result.timing), *SECURITY_HEADERS]
+                await send_json(send, result.status, result.body, headers)
                 return
         await self.app(scope, receive, send)
 
