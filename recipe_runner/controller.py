@@ -18,7 +18,7 @@ from .components import Components, call_with_accepted
 from .config import Config
 from .db import ANSWERS, Database, check_name
 from .errors import AnswerError, DatasetError, SourceError
-from .hashing import INPUT_HASH, TASK_HASH, set_hashes
+from .hashing import INPUT_HASH, INPUT_KEYS, TASK_HASH, set_hashes
 from .loaders import Stream, stream_length
 from .progress import ProgressInfo, RateMeter, estimate_from_losses, eta_seconds
 
@@ -51,6 +51,37 @@ def _nesting_within(value: Any, limit: int) -> bool:
         if (kind is dict or kind is list) and not _nesting_within(child, limit - 1):
             return False
     return True
+
+
+def check_answer(answer: Any, view_id: str | None) -> None:
+    """The rules every answer meets, from a client or from `rr db-in`, so that what is stored
+    can be exported, read back and trained on: an AnswerError saying which is broken.
+    `view_id` None (an import) asks for one of the input keys any view uses."""
+    if not isinstance(answer, dict):
+        raise AnswerError(f"Each answer must be a task object, not {type(answer).__name__}.")
+    verdict = answer.get("answer")
+    if verdict not in ANSWERS:
+        raise AnswerError(
+            f"An answer's 'answer' must be accept, reject or ignore, not {verdict!r}."
+        )
+    for key in HASH_KEYS:
+        value = answer.get(key)
+        if value is None or (type(value) is int and INT64 <= value < -INT64):
+            continue  # the common case, checked first
+        if isinstance(value, bool) or not isinstance(value, int) or not INT64 <= value < -INT64:
+            raise AnswerError(
+                f"An answer's '{key}' must be an integer (64 bits at most), not {value!r}."
+            )
+    needed = REQUIRED_INPUT.get(view_id or "", INPUT_KEYS)
+    if answer.keys().isdisjoint(needed):
+        keys = " or ".join(f"'{k}'" for k in needed)
+        view = f"the '{view_id}' view needs" if view_id else "every answer needs"
+        raise AnswerError(f"An answer has no {keys}, which {view}.")
+    for key in ("text", "html"):
+        if key in answer and not isinstance(answer[key], str):
+            raise AnswerError(f"An answer's '{key}' must be a string.")
+    if not _nesting_within(answer, MAX_NESTING):
+        raise AnswerError(f"An answer is nested more than {MAX_NESTING} levels deep.")
 
 
 def empty_counts() -> Counts:
@@ -377,22 +408,7 @@ class Controller:
     def _check_answer(self, session: str, answer: Any, now: int) -> Task:
         """A copy of the answer, checked, with its hashes, session, view and time (`now`
         unless it has one)."""
-        if not isinstance(answer, dict):
-            raise AnswerError(f"Each answer must be a task object, not {type(answer).__name__}.")
-        verdict = answer.get("answer")
-        if verdict not in ANSWERS:
-            raise AnswerError(
-                f"An answer's 'answer' must be accept, reject or ignore, not {verdict!r}."
-            )
-        for key in HASH_KEYS:
-            value = answer.get(key)
-            if value is None or (type(value) is int and INT64 <= value < -INT64):
-                continue  # the common case, checked first
-            if isinstance(value, bool) or not isinstance(value, int) or not INT64 <= value < -INT64:
-                raise AnswerError(
-                    f"An answer's '{key}' must be an integer (64 bits at most), not {value!r}."
-                )
-        self._check_answer_shape(answer)
+        check_answer(answer, self.view_id)
         answer = {**answer, "_session_id": session}
         if type(answer.get(INPUT_HASH)) is not int or type(answer.get(TASK_HASH)) is not int:
             set_hashes(answer)
@@ -401,19 +417,6 @@ class Controller:
         if "_timestamp" not in answer:
             answer["_timestamp"] = now
         return answer
-
-    def _check_answer_shape(self, answer: Task) -> None:
-        """An answer from a client is checked like a task from the stream, so that what is
-        stored can be exported, read back and trained on."""
-        needed = REQUIRED_INPUT[self.view_id]
-        if answer.keys().isdisjoint(needed):
-            keys = " or ".join(f"'{k}'" for k in needed)
-            raise AnswerError(f"An answer has no {keys}, which the '{self.view_id}' view needs.")
-        for key in ("text", "html"):
-            if key in answer and not isinstance(answer[key], str):
-                raise AnswerError(f"An answer's '{key}' must be a string.")
-        if not _nesting_within(answer, MAX_NESTING):
-            raise AnswerError(f"An answer is nested more than {MAX_NESTING} levels deep.")
 
     def _not_stored_yet(self, session: str, answers: list[Task]) -> list[Task]:
         if self.db is None or self.dataset is None:

@@ -31,6 +31,25 @@ class UsageError(RecipeRunnerError):
     """A command line that cannot be parsed; the CLI exits with code 2."""
 
 
+# Words of SQLite's messages for a database file that retrying won't mend, and what to call it.
+BROKEN_DATABASE = {
+    "readonly database": "read-only",
+    "read-only": "read-only",
+    "file is not a database": "not a database (corrupt, or another kind of file)",
+    "malformed": "corrupt",
+}
+
+
+def broken_database(err: BaseException) -> str | None:
+    """What is wrong with the database file, when a driver's error says it is read-only or
+    corrupt (a permanent state, unlike an outage); None otherwise."""
+    text = str(err).lower()
+    for marker, what in BROKEN_DATABASE.items():
+        if marker in text:
+            return what
+    return None
+
+
 def closest(name: str, candidates: list[str], n: int = 3) -> list[str]:
     """The candidates that look most like `name`, for 'did you mean' messages."""
     import difflib

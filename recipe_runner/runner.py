@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .components import check_components
 from .config import Config, load_config
-from .errors import RecipeError
+from .errors import DatasetError, RecipeError, RecipeRunnerError, broken_database
 from .plugins import Plugins, load_plugins
 from .recipes import Recipe, recipe_name
 
@@ -83,9 +83,15 @@ def prepare_run(
     db = connect(config) if components.dataset is not None else None
     try:
         controller = Controller(components, config, db, shared_claims=shared_claims)
-    except Exception:
+    except Exception as err:
         if db is not None:
             db.close()
+        what = None if isinstance(err, RecipeRunnerError) else broken_database(err)
+        if what is not None:
+            raise DatasetError(
+                f"Can't use the database: it is {what} ({str(err).splitlines()[0][:200]}). "
+                "Fix the database file (its permissions, or restore it), or choose another."
+            ) from None
         raise
     return Run(recipe, controller, config)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import signal
@@ -26,6 +27,9 @@ def serve(
     taking requests, run `on_exit` and close the database. Every acknowledged answer is saved.
     The port is bound before the database is opened: a port in use stops the run before it
     starts, with no dataset created and no `on_exit`."""
+    from .server import auth_from_env
+
+    auth = auth_from_env()  # half-set auth stops the run before anything starts
     listening: list[socket.socket] = []
 
     def listen(config: Any) -> None:
@@ -40,7 +44,7 @@ def serve(
             from .server import make_app
 
             controller.start()
-            app = make_app(controller, recipe.name)
+            app = make_app(controller, recipe.name, auth=auth)
             server = make_server(app)
             notify(f"Serving '{recipe.name}' on {url_of(listening[0])} (Ctrl-C to stop)")
             server.run(sockets=listening)
@@ -86,6 +90,55 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}/"
 
 
+# Seconds a connection may take to send a request's headers once it is open, or once it has
+# started a new request: a client that never finishes them (a stalled tab, a slowloris) would
+# otherwise hold its connection, and a file descriptor, for ever. Idle connections between
+# requests are closed after uvicorn's keep-alive timeout (5 s).
+HEADER_TIMEOUT = 10.0
+
+
+def guarded_protocol() -> Any:
+    """uvicorn's httptools protocol, closing a connection whose request headers are not all in
+    within HEADER_TIMEOUT seconds (uvicorn only times out a connection idle after a response,
+    and stops the clock at the first byte of the next request)."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class Guarded(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._start_clock()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            if self._deadline is None:
+                self._start_clock()
+
+        def on_headers_complete(self) -> None:
+            self._stop_clock()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._stop_clock()
+            super().connection_lost(exc)
+
+        def _start_clock(self) -> None:
+            self._deadline = self.loop.call_later(HEADER_TIMEOUT, self._too_slow)
+
+        def _stop_clock(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _too_slow(self) -> None:
+            self._deadline = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return Guarded
+
+
 def make_server(app: Any) -> Any:
     """uvicorn for `app` as `rr run` serves it: settings and protocol below."""
     import uvicorn
@@ -118,5 +171,6 @@ def make_server(app: Any) -> Any:
         proxy_headers=False,
         lifespan="off",
         timeout_graceful_shutdown=10,
+        http=guarded_protocol(),
     )
     return Server(config)

@@ -28,25 +28,15 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .config import MAX_BATCH
 from .controller import Controller
-from .errors import ConfigError, RecipeRunnerError
+from .errors import ConfigError, RecipeRunnerError, broken_database
+from .jsonio import loads
 from .progress import ProgressInfo
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 32 * 1024 * 1024  # a batch of answers far larger than this is a mistake
 MAX_SESSIONS_KEPT = 10_000  # session ids remembered, so that a name is checked once
-
-# orjson overflows the C stack (a segfault: the server is gone) on arrays nested about 100,000
-# deep. A body with more brackets than this goes to the standard library's parser instead.
-DEEP_BODY = 4096
-
-
-def _stdlib_loads(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-
 
 try:  # orjson is several times faster on task lists; the standard library does the same job
     import orjson
@@ -54,21 +44,14 @@ try:  # orjson is several times faster on task lists; the standard library does 
     def dumps(value: Any) -> bytes:
         try:
             return orjson.dumps(value)
-        except TypeError:  # e.g. an integer beyond 64 bits in a task
-            return json.dumps(value, ensure_ascii=False).encode("utf-8")
-
-    def loads(raw: bytes) -> Any:
-        if raw.count(b"[") + raw.count(b"{") > DEEP_BODY:
-            return _stdlib_loads(raw)
-        return orjson.loads(raw)
+        except TypeError:  # e.g. an integer beyond 64 bits, or a lone surrogate, in a task
+            # ASCII: a lone surrogate is written as its escape rather than failing to encode.
+            return json.dumps(value).encode("ascii")
 
 except ImportError:  # pragma: no cover - depends on the environment
 
     def dumps(value: Any) -> bytes:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-    def loads(raw: bytes) -> Any:
-        return _stdlib_loads(raw)
 
 
 # request and response shapes ------------------------------------------------------------------
@@ -143,6 +126,7 @@ class ErrorOut(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut},
+    500: {"model": ErrorOut, "description": "The database is read-only or corrupt: don't retry."},
     503: {"model": ErrorOut, "description": "The database can't be reached; try again."},
 }
 ANSWERS_BODY = {
@@ -198,12 +182,26 @@ DATABASE_DOWN = "The database can't be reached just now; nothing was saved. Try 
 
 # The database is unreachable, or too busy to answer in time: a 503, which a client may retry
 # (the page does), rather than a 500 with a traceback, which would say the server is wrong.
-DATABASE_DOWN_ERRORS = (sqlalchemy.exc.OperationalError, sqlite3.OperationalError)
+# A database file that can't be written or read at all is no outage: waiting won't mend it, so
+# it is a 500 that says what to do, and the page shows it instead of retrying.
+DATABASE_ERRORS = (sqlalchemy.exc.DatabaseError, sqlite3.DatabaseError)
 
 
-def warn_database_down(err: BaseException) -> None:
+def database_problem(err: BaseException) -> Reply:
+    """The reply to a database error: 503 for an outage, 500 for a broken database file."""
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    what = broken_database(err)
+    if what is not None:
+        print(f"Error: the database is {what}: {first}", file=sys.stderr, flush=True)
+        return problem_reply(
+            500,
+            f"The database is {what}; nothing was saved, and retrying won't help. "
+            "Fix the database file (its permissions, or restore it) and restart rr.",
+        )
+    if not isinstance(err, (sqlalchemy.exc.OperationalError, sqlite3.OperationalError)):
+        raise err  # any other database error is a bug: a 500 with its traceback
     print(f"Warning: the database can't be reached: {first}", file=sys.stderr, flush=True)
+    return problem_reply(503, DATABASE_DOWN)
 
 
 async def send_json(
@@ -265,7 +263,7 @@ def make_app(
     app behind HotPaths, and BasicAuth in front of both).
 
     `auth` is (user, password) for basic auth; when left out, RR_BASIC_AUTH_USER and
-    RR_BASIC_AUTH_PASS are read, and auth is on when both are set."""
+    RR_BASIC_AUTH_PASS are read: auth is on when both are set, an error when one is missing."""
     if auth is None:
         auth = auth_from_env()
     config = controller.config
@@ -305,12 +303,11 @@ def make_app(
     def expected_error(_request: Request, err: RecipeRunnerError) -> Response:
         return problem(400, str(err))
 
-    def unreachable_database(_request: Request, err: Exception) -> Response:
-        warn_database_down(err)
-        return problem(503, DATABASE_DOWN)
+    def database_error(_request: Request, err: Exception) -> Response:
+        return database_problem(err).response()
 
-    for error in DATABASE_DOWN_ERRORS:
-        app.add_exception_handler(error, unreachable_database)
+    for error in DATABASE_ERRORS:
+        app.add_exception_handler(error, database_error)
 
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
@@ -359,6 +356,12 @@ def make_app(
             session, answers = parse_answers(raw)
         except ValueError as err:
             return problem_reply(422, f"Expected {{'session': NAME, 'answers': [...]}}: {err}")
+        if len(answers) > MAX_BATCH:
+            return problem_reply(
+                413,
+                f"{len(answers):,} answers in one request; at most {MAX_BATCH:,} are taken. "
+                "Send them in smaller batches; nothing was saved.",
+            )
         sid = session_of(session)
         result = controller.receive_answers(sid, answers)
         return timed(
@@ -429,9 +432,8 @@ class HotPaths:
                     result = self.answers(raw, time.perf_counter())
             except RecipeRunnerError as err:
                 result = problem_reply(400, str(err))
-            except DATABASE_DOWN_ERRORS as err:
-                warn_database_down(err)
-                result = problem_reply(503, DATABASE_DOWN)
+            except DATABASE_ERRORS as err:
+                result = database_problem(err)
             if result is not None:
                 timing = [] if result.timing is None else [(b"server-timing", result.timing)]
                 await send_json(send, result.status, result.body, timing)
@@ -508,11 +510,22 @@ def parse_answers(raw: bytes) -> tuple[str | None, list[Any]]:
 
 
 def auth_from_env() -> tuple[str, str] | None:
+    """(user, password) from RR_BASIC_AUTH_USER / RR_BASIC_AUTH_PASS; None when neither is
+    set. Only one of them set, or an empty password, is a ConfigError: a server the user
+    believes protected must not start open."""
     import os
 
     user = os.environ.get("RR_BASIC_AUTH_USER")
     password = os.environ.get("RR_BASIC_AUTH_PASS")
-    return (user, password) if user and password else None
+    if user is None and password is None:
+        return None
+    if not user or not password:
+        missing = "RR_BASIC_AUTH_USER" if not user else "RR_BASIC_AUTH_PASS"
+        raise ConfigError(
+            f"Basic auth is half set up: {missing} is empty or unset. Set both "
+            "RR_BASIC_AUTH_USER and RR_BASIC_AUTH_PASS (a non-empty password), or neither."
+        )
+    return user, password
 
 
 def _progress(info: ProgressInfo) -> dict[str, Any]:

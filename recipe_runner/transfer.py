@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -10,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from .config import load_config
+from .controller import REQUIRED_INPUT as VIEWS
+from .controller import check_answer
 from .db import ANSWERS, Database, check_name, connect, dump_json
-from .errors import SourceError
-from .hashing import set_hashes
+from .errors import AnswerError, SourceError
+from .hashing import INPUT_HASH, TASK_HASH, set_hashes
 from .loaders import get_stream
 
 
@@ -28,7 +31,7 @@ def export_answers(dataset: str, path: Path | None) -> int:
         if path is None:
             count = 0
             for answer in db.iter_answers(dataset):
-                sys.stdout.write(dump_json(answer) + "\n")
+                sys.stdout.write(dump_json(_as_exported(answer)) + "\n")
                 count += 1
             sys.stdout.flush()
             return count
@@ -47,7 +50,7 @@ def export_answers(dataset: str, path: Path | None) -> int:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 for answer in db.iter_answers(dataset):
-                    out.write(dump_json(answer) + "\n")
+                    out.write(dump_json(_as_exported(answer)) + "\n")
                     count += 1
             os.replace(tmp, target)
         except OSError as err:
@@ -61,15 +64,60 @@ def export_answers(dataset: str, path: Path | None) -> int:
         db.close()
 
 
+# The hashes an imported answer came with, when they are not rr's own (Prodigy's, for one).
+# An import stores rr's hashes of the content in their place, so that a recipe over the same
+# texts finds them answered: rr computes its hashes from content the same way everywhere, and
+# deduplication, claims and the database's unique key all compare that one pair. Matching on
+# both pairs instead would put a second look-up on every batch served. `db-out` gives the
+# original hashes back, so a file goes out as it came in.
+SOURCE_HASHES = "_source_hashes"
+
+
+# What the API gives a session: "DATASET-NAME", each part a name as `check_name` allows.
+SESSION_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,200}$")
+
+
+def check_session_id(value: Any) -> None:
+    if not isinstance(value, str) or not SESSION_ID.match(value):
+        raise AnswerError(
+            f"An answer's '_session_id' {value!r} is not a session id: use letters, digits, "
+            "'_', '.' and '-' (as DATASET-NAME), or null."
+        )
+
+
 def _answers_from(path: Path, default_answer: str) -> Iterator[dict[str, Any]]:
+    """The answers of a JSONL file, each checked by the rules of the API, with rr's hashes."""
     stream = get_stream(path, loader="jsonl")
     for task in stream:
-        verdict = task.setdefault("answer", default_answer)
-        if verdict not in ANSWERS:
-            raise SourceError(
-                f"{stream.location()}: answer {verdict!r}; it must be accept, reject or ignore."
-            )
-        yield set_hashes(task)
+        task.setdefault("answer", default_answer)
+        try:
+            check_answer(task, task.get("_view_id") if task.get("_view_id") in VIEWS else None)
+            session = task.get("_session_id")
+            if session is not None:
+                check_session_id(session)
+        except AnswerError as err:
+            where = stream.location()
+            raise SourceError(f"{where}: {err} Fix the line; nothing was imported.") from None
+        yield _rehash(task)
+
+
+def _rehash(task: dict[str, Any]) -> dict[str, Any]:
+    given = {key: task[key] for key in (INPUT_HASH, TASK_HASH) if key in task}
+    set_hashes(task, overwrite=True)
+    foreign = {key: value for key, value in given.items() if task[key] != value}
+    if foreign:
+        task[SOURCE_HASHES] = foreign
+    return task
+
+
+def _as_exported(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer with the hashes it was imported with, where it had its own."""
+    foreign = answer.pop(SOURCE_HASHES, None)
+    if isinstance(foreign, dict):
+        for key in (INPUT_HASH, TASK_HASH):
+            if key in foreign:
+                answer[key] = foreign[key]
+    return answer
 
 
 def import_answers(dataset: str, path: Path, default_answer: str = "accept") -> tuple[int, int]:
