@@ -138,6 +138,17 @@ def test_db_out_writes_valid_json_for_floats_json_cannot_hold(tmp_path: Path) ->
     assert exported[0]["score"] is None and exported[0]["f"] == [None]
 
 
+def test_answers_nest_at_most_64_levels(news: LiveServer) -> None:
+    # The answer object is the first level: 63 lists inside it make 64, one more is refused.
+    def nested(levels: int) -> bytes:
+        return ANSWER + b', "m": ' + b"[" * levels + b"]" * levels + b"}"
+
+    refused = post(news, body(nested(64)))  # a 400, or its reason among the batch's errors
+    assert "64 levels" in refused.text
+    assert news.answers() == []
+    assert post(news, body(nested(63))).json()["saved"] == 1
+
+
 # oversized batches and broken database files ---------------------------------------------------
 def test_a_batch_over_the_limit_is_a_413_naming_it(news: LiveServer) -> None:
     one = b'{"text": "t%d", "answer": "accept"}'
