@@ -91,16 +91,19 @@ def url_of(sock: socket.socket) -> str:
 
 
 # Seconds a connection may take to send a request's headers once it is open, or once it has
-# started a new request: a client that never finishes them (a stalled tab, a slowloris) would
-# otherwise hold its connection, and a file descriptor, for ever. Idle connections between
-# requests are closed after uvicorn's keep-alive timeout (5 s).
+# started a new request, and the longest pause in the middle of a request's body: a client that
+# never finishes either (a stalled tab, a slowloris) would otherwise hold its connection, and a
+# file descriptor, for ever. Idle connections between requests are closed after uvicorn's
+# keep-alive timeout (5 s).
 HEADER_TIMEOUT = 10.0
+BODY_PAUSE_TIMEOUT = 10.0
 
 
 def guarded_protocol() -> Any:
     """uvicorn's httptools protocol, closing a connection whose request headers are not all in
-    within HEADER_TIMEOUT seconds (uvicorn only times out a connection idle after a response,
-    and stops the clock at the first byte of the next request)."""
+    within HEADER_TIMEOUT seconds, or whose request body pauses for BODY_PAUSE_TIMEOUT (uvicorn
+    only times out a connection idle after a response, and stops the clock at the first byte
+    of the next request). The app then sees the client gone, as after any disconnect."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     class Guarded(HttpToolsProtocol):
@@ -118,13 +121,23 @@ def guarded_protocol() -> Any:
         def on_headers_complete(self) -> None:
             self._stop_clock()
             super().on_headers_complete()
+            self._start_clock(BODY_PAUSE_TIMEOUT)  # stopped at once when there is no body
+
+        def on_body(self, body: bytes) -> None:
+            self._stop_clock()
+            self._start_clock(BODY_PAUSE_TIMEOUT)
+            super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            self._stop_clock()
+            super().on_message_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_clock()
             super().connection_lost(exc)
 
-        def _start_clock(self) -> None:
-            self._deadline = self.loop.call_later(HEADER_TIMEOUT, self._too_slow)
+        def _start_clock(self, seconds: float = HEADER_TIMEOUT) -> None:
+            self._deadline = self.loop.call_later(seconds, self._too_slow)
 
         def _stop_clock(self) -> None:
             if self._deadline is not None:
