@@ -16,7 +16,7 @@ from .controller import check_answer
 from .db import ANSWERS, Database, check_name, connect, dump_json
 from .errors import AnswerError, SourceError
 from .hashing import INPUT_HASH, TASK_HASH, set_hashes
-from .loaders import get_stream
+from .loaders import Stream, get_stream
 
 
 def _open_db() -> Database:
@@ -88,7 +88,7 @@ def check_session_id(value: Any) -> None:
 def _answers_from(path: Path, default_answer: str) -> Iterator[dict[str, Any]]:
     """The answers of a JSONL file, each checked by the rules of the API, with rr's hashes."""
     stream = get_stream(path, loader="jsonl")
-    for task in stream:
+    for task in _lines_of(stream):
         task.setdefault("answer", default_answer)
         try:
             check_answer(task, task.get("_view_id") if task.get("_view_id") in VIEWS else None)
@@ -99,6 +99,24 @@ def _answers_from(path: Path, default_answer: str) -> Iterator[dict[str, Any]]:
             where = stream.location()
             raise SourceError(f"{where}: {err} Fix the line; nothing was imported.") from None
         yield _rehash(task)
+
+
+def _lines_of(stream: Stream) -> Iterator[dict[str, Any]]:
+    """The stream's tasks; a bad line's error without the loader's --skip-invalid hint: an
+    import is all or nothing, and has no such option."""
+    tasks = iter(stream)
+    while True:
+        try:
+            task = next(tasks)
+        except StopIteration:
+            return
+        except SourceError as err:
+            told = str(err).replace(SKIP_HINT, "; nothing was imported.")
+            raise SourceError(told) from None
+        yield task
+
+
+SKIP_HINT = ", or pass --skip-invalid to skip such lines."
 
 
 def _rehash(task: dict[str, Any]) -> dict[str, Any]:

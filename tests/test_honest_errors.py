@@ -235,6 +235,7 @@ def test_db_in_refuses_what_the_api_refuses_in_one_line(tmp_path: Path, name: st
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert "answers.jsonl' line 2" in lines[0] and why in lines[0]
+    assert "nothing was imported" in lines[0] and "--skip-invalid" not in lines[0]
     # All or nothing: not even the good first line is stored.
     stats = rr("stats", "--json", env=env, cwd=tmp_path)
     assert json.loads(stats.stdout) == []
