@@ -15,7 +15,7 @@ from .controller import REQUIRED_INPUT as VIEWS
 from .controller import check_answer
 from .db import ANSWERS, Database, check_name, connect, dump_json
 from .errors import AnswerError, SourceError
-from .hashing import INPUT_HASH, TASK_HASH, set_hashes
+from .hashing import INPUT_HASH, TASK_HASH, input_hash, set_hashes
 from .loaders import Stream, get_stream
 
 
@@ -69,7 +69,8 @@ def export_answers(dataset: str, path: Path | None) -> int:
 # texts finds them answered: rr computes its hashes from content the same way everywhere, and
 # deduplication, claims and the database's unique key all compare that one pair. Matching on
 # both pairs instead would put a second look-up on every batch served. `db-out` gives the
-# original hashes back, so a file goes out as it came in.
+# original hashes back, so a file goes out as it came in. An answer whose input hash is rr's
+# own (an export of rr's) keeps its hashes: they are what rr serves.
 SOURCE_HASHES = "_source_hashes"
 
 
@@ -120,6 +121,11 @@ SKIP_HINT = ", or pass --skip-invalid to skip such lines."
 
 
 def _rehash(task: dict[str, Any]) -> dict[str, Any]:
+    if task.get(INPUT_HASH) == input_hash(task):
+        # rr's own hashes (an export of rr's): kept as they are. Its task hash can differ from
+        # the content's on purpose: an answer keeps the hash of the task as it was served,
+        # before the annotator added spans, so that the task counts as answered.
+        return set_hashes(task)
     given = {key: task[key] for key in (INPUT_HASH, TASK_HASH) if key in task}
     set_hashes(task, overwrite=True)
     foreign = {key: value for key, value in given.items() if task[key] != value}

@@ -8,6 +8,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from recipe_runner.db import Database
+from recipe_runner.hashing import TASK_HASH, set_hashes
+from recipe_runner.transfer import SOURCE_HASHES
+
 from .conftest import DATA
 from .rr_process import rr_env, run_rr
 
@@ -63,3 +67,25 @@ def test_a_fresh_text_after_an_import_is_still_asked(tmp_path: Path) -> None:
         "--label", "BUG",
     )  # fmt: skip
     assert re.search(r"\b6 answers saved", other.stderr)
+
+
+def test_rr_s_own_export_keeps_its_hashes_through_an_import(tmp_path: Path) -> None:
+    # A manual NER answer keeps the task hash of the task as served (before its spans were
+    # added): re-imported, it must still count as answered for that task.
+    served = set_hashes({"text": "Anna met Bob in Paris"})
+    answer = {**served, "spans": [{"start": 0, "end": 4, "label": "PERSON"}], "answer": "accept"}
+    assert set_hashes(dict(answer), overwrite=True)[TASK_HASH] != served[TASK_HASH]
+    source = tmp_path / "export.jsonl"
+    source.write_text(json.dumps(answer) + "\n")
+    env = rr_env(tmp_path / "home")
+    rr(env, tmp_path, "db-in", "ner", str(source))
+    exported = [json.loads(line) for line in rr(env, tmp_path, "db-out", "ner").stdout.splitlines()]
+    assert exported == [answer]
+    db = Database(f"sqlite:///{tmp_path / 'home' / 'rr.db'}")
+    try:
+        (stored,) = db.iter_answers("ner")
+        ids = [db.dataset_id("ner")]
+        assert db.answered_hashes(ids, [served[TASK_HASH]]) == {served[TASK_HASH]}
+    finally:
+        db.close()
+    assert SOURCE_HASHES not in stored
