@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from .config import load_config
-from .controller import REQUIRED_INPUT as VIEWS
-from .controller import check_answer
 from .db import ANSWERS, Database, check_name, connect, dump_json
 from .errors import AnswerError, SourceError
-from .hashing import INPUT_HASH, TASK_HASH, input_hash, set_hashes
+from .hashing import INPUT_HASH, INPUT_KEYS, TASK_HASH, input_hash, set_hashes
 from .loaders import Stream, get_stream
+from .task_shape import task_problem
+from .views import REQUIRED_INPUT
 
 
 def _open_db() -> Database:
@@ -79,6 +79,8 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,200}$")
 
 
 def check_session_id(value: Any) -> None:
+    if value is None:
+        return
     if not isinstance(value, str) or not SESSION_ID.match(value):
         raise AnswerError(
             f"An answer's '_session_id' {value!r} is not a session id: use letters, digits, "
@@ -92,14 +94,31 @@ def _answers_from(path: Path, default_answer: str) -> Iterator[dict[str, Any]]:
     for task in _lines_of(stream):
         task.setdefault("answer", default_answer)
         try:
-            check_answer(task, task.get("_view_id") if task.get("_view_id") in VIEWS else None)
-            session = task.get("_session_id")
-            if session is not None:
-                check_session_id(session)
+            check_imported(task)
         except AnswerError as err:
             where = stream.location()
             raise SourceError(f"{where}: {err} Fix the line; nothing was imported.") from None
         yield _rehash(task)
+
+
+def check_imported(answer: dict[str, Any]) -> None:
+    """An imported answer meets the rules of one the API takes (task_shape's, a verdict, an
+    input key, a session id): an AnswerError saying which it breaks."""
+    verdict = answer.get("answer")
+    if verdict not in ANSWERS:
+        raise AnswerError(f"Its 'answer' must be accept, reject or ignore, not {verdict!r}.")
+    view = answer.get("_view_id")
+    # The input keys its view needs (none for an html view, which may fill a template from any
+    # key); any input key when the view is not known.
+    needs = () if view == "html" else REQUIRED_INPUT.get(view, INPUT_KEYS)  # type: ignore[arg-type]
+    if needs and answer.keys().isdisjoint(needs):
+        keys = " or ".join(f"'{k}'" for k in needs)
+        who = f"its view {view!r}" if view in REQUIRED_INPUT else "an answer"
+        raise AnswerError(f"It has no {keys}, which {who} needs.")
+    problem = task_problem(answer)
+    if problem:
+        raise AnswerError(f"It is refused: {problem}.")
+    check_session_id(answer.get("_session_id"))
 
 
 def _lines_of(stream: Stream) -> Iterator[dict[str, Any]]:
