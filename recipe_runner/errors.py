@@ -27,6 +27,16 @@ class AnswerError(RecipeRunnerError):
     """An answer that cannot be saved: invalid shape, or rejected by `validate_answer`."""
 
 
+class StoreUnavailable(RecipeRunnerError):
+    """The database can't be reached, or stayed locked longer than `db_settings.timeout`:
+    nothing was changed; trying again later may work (the web view answers 503)."""
+
+
+class StoreBroken(RecipeRunnerError):
+    """The database file is read-only or corrupt: nothing was changed, and trying again won't
+    help until the file is mended (the web view answers 500, and the page stops retrying)."""
+
+
 class RecipeFailure(RecipeRunnerError):
     """A recipe or one of its callbacks raised: told in one line (file, line, error); the
     original exception is kept for `--traceback`."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .components import check_components
 from .config import Config, load_config
-from .errors import DatasetError, RecipeError, RecipeFailure, RecipeRunnerError, broken_database
+from .errors import RecipeError, RecipeFailure
 from .plugins import Plugins, load_plugins
 from .recipes import Recipe, recipe_name
 
@@ -126,17 +126,14 @@ def prepare_run(
     if before_open is not None:
         before_open(config)
     db = connect(config) if components.dataset is not None else None
+    # The web view always shares its claims (several processes may serve one dataset); a
+    # headless run when config `shared_claims` says so (several workers split one stream).
+    shared = shared_claims or config["shared_claims"]
     try:
-        controller = Controller(components, config, db, shared_claims=shared_claims, notify=notify)
-    except Exception as err:
+        controller = Controller(components, config, db, shared_claims=shared, notify=notify)
+    except Exception:
         if db is not None:
             db.close()
-        what = None if isinstance(err, RecipeRunnerError) else broken_database(err)
-        if what is not None:
-            raise DatasetError(
-                f"Can't use the database: it is {what} ({str(err).splitlines()[0][:200]}). "
-                "Fix the database file (its permissions, or restore it), or choose another."
-            ) from None
         raise
     return Run(recipe, controller, config)
 

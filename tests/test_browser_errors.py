@@ -20,7 +20,7 @@ def test_a_read_only_database_is_shown_and_not_retried(open_page: Any) -> None: 
         # From now on SQLite refuses every write on the server's connection, as it does for a
         # file opened read-only ("attempt to write a readonly database").
         assert server.controller.db is not None
-        fast = server.controller.db._fast
+        fast: Any = server.controller.db.driver  # SQLite's: FastSQLite
         assert fast is not None
         with fast._lock:
             fast._connection().execute("PRAGMA query_only = ON")

@@ -16,9 +16,9 @@ import pytest
 
 from recipe_runner.config import MAX_BATCH, load_config
 from recipe_runner.db import Database
+from recipe_runner.db.outages import broken_error
 from recipe_runner.errors import ConfigError
 from recipe_runner.serve import BODY_PAUSE_TIMEOUT, HEADER_TIMEOUT
-from recipe_runner.server import database_problem
 
 from .conftest import NEWS
 from .rr_process import rr_env, servers, start_server
@@ -203,10 +203,10 @@ def test_a_corrupt_database_file_is_a_permanent_error(tmp_path: Path) -> None:
     bad.write_bytes(b"not a database, not at all. " * 200)
     with pytest.raises(sqlite3.DatabaseError) as err:
         sqlite3.connect(bad).execute("SELECT 1 FROM sqlite_master").fetchall()
-    reply = database_problem(err.value)
-    assert reply.status == 500 and b"not a database" in reply.body
-    transient = sqlite3.OperationalError("database is locked")
-    assert database_problem(transient).status == 503
+    broken = broken_error(err.value)
+    assert broken is not None and "not a database" in str(broken)
+    assert "retrying won't help" in str(broken)
+    assert broken_error(sqlite3.OperationalError("database is locked")) is None  # an outage
 
 
 # rr db-in: the rules of the API -----------------------------------------------------------

@@ -34,7 +34,7 @@ def test_answers_are_written_in_wal_mode_at_the_promised_synchronous_level(
     try:
         answer = set_hashes({"text": "t", "answer": "accept", "_session_id": "ds-a"})
         db.save_answers("ds", [answer])  # through the connection every batch uses
-        fast = db._fast
+        fast: Any = db.driver  # SQLite's: FastSQLite
         assert fast is not None
         assert pragmas(fast._connection()) == ("wal", LEVELS[level])
         raw = db.engine.raw_connection()  # and every other connection of the engine
