@@ -51,6 +51,10 @@ CHOICES = {
     "choice_style": ("single", "multiple"),
 }
 POSITIVE = ("batch_size", "history_size", "claim_timeout")
+# The most answers one request (or one headless batch) carries: a batch is one transaction whose
+# statements list its hashes, and this keeps each list under SQLite's variable limit (32,766 in
+# most builds). POST /api/answers refuses more with 413.
+MAX_BATCH = 10_000
 # Never sent to the browser by /api/project.
 PRIVATE_KEYS = ("db", "db_settings", "allowed_hosts")
 
@@ -133,6 +137,10 @@ def check_layer(layer: dict[str, Any], source: str, warnings: list[str]) -> None
             )
         if key in POSITIVE and value <= 0:
             raise ConfigError(f"Config key '{key}' in {source} must be positive, not {value}.")
+        if key == "batch_size" and value > MAX_BATCH:
+            raise ConfigError(
+                f"Config key 'batch_size' in {source} is {value}; at most {MAX_BATCH} is allowed."
+            )
 
 
 def load_config(

@@ -30,9 +30,11 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .config import MAX_BATCH
 from .controller import Controller
-from .errors import ConfigError, EventError, RecipeRunnerError, StoreUnavailable
+from .errors import ConfigError, EventError, RecipeRunnerError, StoreBroken, StoreUnavailable
 from .guard import SECURITY_HEADERS, Guard, allowed_host_names, send_json
+from .jsonio import loads
 from .keymap import resolve_keys
 from .progress import ProgressInfo
 from .theme import recipe_css
@@ -42,39 +44,20 @@ STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 32 * 1024 * 1024  # a batch of answers far larger than this is a mistake
 MAX_SESSIONS_KEPT = 10_000  # session ids remembered, so that a name is checked once
 
-# orjson overflows the C stack (a segfault: the server is gone) on arrays nested about 100,000
-# deep. A body with more brackets than this goes to the standard library's parser instead.
-DEEP_BODY = 4096
-
-
-def _stdlib_loads(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-
-
 try:  # orjson is several times faster on task lists; the standard library does the same job
     import orjson
 
     def dumps(value: Any) -> bytes:
         try:
             return orjson.dumps(value)
-        except TypeError:  # e.g. an integer beyond 64 bits in a task
-            return json.dumps(value, ensure_ascii=False).encode("utf-8")
-
-    def loads(raw: bytes) -> Any:
-        if raw.count(b"[") + raw.count(b"{") > DEEP_BODY:
-            return _stdlib_loads(raw)
-        return orjson.loads(raw)
+        except TypeError:  # e.g. an integer beyond 64 bits, or a lone surrogate, in a task
+            # ASCII: a lone surrogate is written as its escape rather than failing to encode.
+            return json.dumps(value).encode("ascii")
 
 except ImportError:  # pragma: no cover - depends on the environment
 
     def dumps(value: Any) -> bytes:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-    def loads(raw: bytes) -> Any:
-        return _stdlib_loads(raw)
 
 
 # request and response shapes ------------------------------------------------------------------
@@ -168,6 +151,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut},
     403: {"model": ErrorOut, "description": "A cross-site request, or a session not allowed."},
     421: {"model": ErrorOut, "description": "A Host name the server does not answer to."},
+    500: {"model": ErrorOut, "description": "The database is read-only or corrupt: don't retry."},
     503: {"model": ErrorOut, "description": "The database can't be reached; try again."},
 }
 ANSWERS_BODY = {
@@ -244,6 +228,13 @@ def database_problem(err: StoreUnavailable) -> Reply:
     message = str(err)  # "The database can't be reached: ..."
     print(f"Warning: {message[:1].lower()}{message[1:]}", file=sys.stderr, flush=True)
     return problem_reply(503, DATABASE_SLOW if isinstance(err, StoreTimeout) else DATABASE_DOWN)
+
+
+def broken_problem(err: StoreBroken) -> Reply:
+    """The 500 of a read-only or corrupt database file: no outage, so the page shows it
+    instead of retrying; one error line on stderr."""
+    print(f"Error: {err}", file=sys.stderr, flush=True)
+    return problem_reply(500, str(err))
 
 
 def report_recipe_failure(recipe: str, err: BaseException) -> str:
@@ -372,7 +363,7 @@ def make_app(
     app behind HotPaths, and BasicAuth in front of both).
 
     `auth` is (user, password) for basic auth; when left out, RR_BASIC_AUTH_USER and
-    RR_BASIC_AUTH_PASS are read, and auth is on when both are set."""
+    RR_BASIC_AUTH_PASS are read: auth is on when both are set, an error when one is missing."""
     if auth is None:
         auth = auth_from_env()
     config = controller.config
@@ -425,6 +416,10 @@ def make_app(
     @app.exception_handler(StoreUnavailable)
     def unreachable_database(_request: Request, err: StoreUnavailable) -> Response:
         return database_problem(err).response()
+
+    @app.exception_handler(StoreBroken)
+    def broken_database(_request: Request, err: StoreBroken) -> Response:
+        return broken_problem(err).response()
 
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
@@ -512,6 +507,12 @@ def make_app(
             session, answers = parse_answers(raw)
         except ValueError as err:
             return problem_reply(422, f"Expected {{'session': NAME, 'answers': [...]}}: {err}")
+        if len(answers) > MAX_BATCH:
+            return problem_reply(
+                413,
+                f"{len(answers):,} answers in one request; at most {MAX_BATCH:,} are taken. "
+                "Send them in smaller batches; nothing was saved.",
+            )
         sid = session_of(session)
         result = controller.receive_answers(sid, answers)
         return timed(
@@ -594,6 +595,8 @@ class HotPaths:
                     result = await self.off_loop(self.answers, raw, time.perf_counter())
             except StoreUnavailable as err:
                 result = database_problem(err)
+            except StoreBroken as err:
+                result = broken_problem(err)
             except RecipeRunnerError as err:
                 result = problem_reply(400, str(err))
             except Exception as err:  # the recipe's stream or a callback raised
@@ -676,11 +679,22 @@ def parse_answers(raw: bytes) -> tuple[str | None, list[Any]]:
 
 
 def auth_from_env() -> tuple[str, str] | None:
+    """(user, password) from RR_BASIC_AUTH_USER / RR_BASIC_AUTH_PASS; None when neither is
+    set. Only one of them set, or an empty password, is a ConfigError: a server the user
+    believes protected must not start open."""
     import os
 
     user = os.environ.get("RR_BASIC_AUTH_USER")
     password = os.environ.get("RR_BASIC_AUTH_PASS")
-    return (user, password) if user and password else None
+    if user is None and password is None:
+        return None
+    if not user or not password:
+        missing = "RR_BASIC_AUTH_USER" if not user else "RR_BASIC_AUTH_PASS"
+        raise ConfigError(
+            f"Basic auth is half set up: {missing} is empty or unset. Set both "
+            "RR_BASIC_AUTH_USER and RR_BASIC_AUTH_PASS (a non-empty password), or neither."
+        )
+    return user, password
 
 
 def _progress(info: ProgressInfo) -> dict[str, Any]:

@@ -29,6 +29,7 @@ const state = {
   problems: new WeakMap(), // task -> why the server refused its answer, or why it can't be shown
   broken: false, // the task on screen can't be shown: it can only be skipped
   fetching: null,
+  stopped: false, // the server said asking again won't help (e.g. a read-only database)
   exhausted: false,
   sending: null,
   sendAgain: false,
@@ -58,6 +59,12 @@ function fetchMore(fresh = false) {
       api.sessionId = reply.session;
     })
     .catch((err) => {
+      if (!transient(err)) {
+        // e.g. a read-only or corrupt database: asking again won't help; say so and stop.
+        state.stopped = true;
+        say(`Can't load tasks: ${err.message}`, "invalid");
+        return;
+      }
       say(`Can't load tasks: ${err.message}. Retrying…`);
       return new Promise((resolve) => setTimeout(resolve, 2000));
     })
@@ -69,6 +76,7 @@ function fetchMore(fresh = false) {
 
 // Keep a whole batch queued behind the task on screen: the annotator never waits.
 function maybePrefetch() {
+  if (state.stopped) return;
   if (!state.exhausted && !state.fetching && state.queue.length < Math.max(2, batchSize())) {
     fetchMore().then(() => {
       if (!state.current) showNext();
@@ -258,7 +266,7 @@ function send() {
       state.outbox.unshift(...batch);
       state.failing = true;
       say(`Can't save answers: ${err.message}`, "invalid");
-      if (!(err instanceof ApiError && err.status < 500)) retrySoon();
+      if (transient(err)) retrySoon();
     })
     .finally(() => {
       state.sending = null;
@@ -302,6 +310,12 @@ function saved(batch, reply) {
   showProgress(reply.progress);
   if (state.config.show_stats) showStats(reply.stats);
   trimHistory();
+}
+
+// An outage (the server or its database unreachable, 502-504) passes: try again. Anything else
+// (a refused batch, a read-only or corrupt database: 4xx, 500) would fail the same way again.
+function transient(err) {
+  return !(err instanceof ApiError) || [502, 503, 504].includes(err.status);
 }
 
 function retrySoon() {
