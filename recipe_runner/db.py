@@ -390,6 +390,63 @@ class Database:
                 last = row_id
                 yield load_json(content)
 
+    # the recipe API (contract section 11) ---------------------------------------------------
+    @property
+    def datasets(self) -> list[str]:
+        return self.dataset_names()
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.dataset_id(name) is not None
+
+    def get_dataset(self, name: str) -> list[dict[str, Any]]:
+        """Every answer of a dataset, in the order saved."""
+        return list(self.iter_answers(name))
+
+    def add_dataset(self, name: str) -> None:
+        self.dataset_id(name, create=True)
+
+    def add_examples(self, examples: Iterable[dict[str, Any]], datasets: list[str]) -> int:
+        """Store answers (with their hashes) in each dataset; how many were new."""
+        rows = list(examples)
+        return sum(self.import_answers(name, rows) for name in datasets)
+
+    def answer_rows(self, dataset: str) -> list[tuple[int, dict[str, Any]]]:
+        """Every answer of a dataset with its row id, in the order saved (for rewriting)."""
+        dataset_id = self.require_dataset(dataset)
+        stmt = (
+            select(answers.c.id, answers.c.content)
+            .where(answers.c.dataset_id == dataset_id)
+            .order_by(answers.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [(int(i), load_json(c)) for i, c in conn.execute(stmt)]
+
+    def rewrite_answers(
+        self,
+        remove: list[int],
+        add: dict[str, list[dict[str, Any]]],
+    ) -> int:
+        """In one transaction: delete the answers with the row ids `remove`, then store the
+        answers of `add` (dataset name -> answers; a dataset is created if new). How many
+        answers were stored."""
+        added = 0
+        with self.engine.begin() as conn:
+            for start in range(0, len(remove), 500):
+                chunk = remove[start : start + 500]
+                conn.execute(delete(answers).where(answers.c.id.in_(chunk)))
+            for name, batch in add.items():
+                found = conn.execute(select(datasets.c.id).where(datasets.c.name == name)).scalar()
+                if found is None:
+                    check_name(name)
+                    conn.execute(datasets.insert().values(name=name, created=time.time()))
+                    found = conn.execute(
+                        select(datasets.c.id).where(datasets.c.name == name)
+                    ).scalar()
+                rows = [_answer_row(found, a, time.time()) for a in batch]
+                for start in range(0, len(rows), 500):
+                    added += self._insert_rows(conn, rows[start : start + 500])
+        return added
+
 
 def _answer_values(dataset_id: Any, answer: dict[str, Any], now: float) -> tuple[Any, ...]:
     """The columns of an answer's row, in the order of sqlite_fast.ROW_KEYS."""
