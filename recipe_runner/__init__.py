@@ -12,7 +12,15 @@ if TYPE_CHECKING:
     from .hookspecs import hookimpl, hookspec
 
 __version__ = "0.1.0"
-__all__ = ["RecipeRunnerError", "__version__", "hookimpl", "hookspec", "recipe", "run_headless"]
+__all__ = [
+    "RecipeRunnerError",
+    "__version__",
+    "connect",
+    "hookimpl",
+    "hookspec",
+    "recipe",
+    "run_headless",
+]
 
 
 def run_headless(recipe: Any, *args: Any, answer: Any = "accept", **kwargs: Any) -> HeadlessSummary:
@@ -22,6 +30,16 @@ def run_headless(recipe: Any, *args: Any, answer: Any = "accept", **kwargs: Any)
     from .headless import run_headless as _run_headless
 
     return _run_headless(recipe, *args, answer=answer, **kwargs)
+
+
+def connect() -> Any:
+    """The database the configuration names (`db`, `db_settings`, RR_DB_URL): its datasets
+    (`db.datasets`, `name in db`), `db.get_dataset(name)` (the answers) and
+    `db.add_examples(examples, datasets=[...])`. Close it with `db.close()`."""
+    from .config import load_config
+    from .db import connect as _connect
+
+    return _connect(load_config())
 
 
 def __getattr__(name: str) -> Any:

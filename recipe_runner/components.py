@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import RecipeError, closest
 
-VIEWS = ("text", "classification", "choice", "ner_manual", "ner", "html")
+VIEWS = ("text", "classification", "choice", "ner_manual", "ner", "html", "review")
 CALLBACKS = ("update", "progress", "on_load", "on_exit", "before_db", "validate_answer")
 KNOWN_KEYS = ("dataset", "stream", "view_id", "exclude", "config", *CALLBACKS)
 REQUIRED_KEYS = ("stream", "view_id")

@@ -32,6 +32,7 @@ REQUIRED_INPUT = {
     "ner": ("text",),
     "ner_manual": ("text",),
     "html": ("html",),
+    "review": ("text", "html"),
 }
 
 

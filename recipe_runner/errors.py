@@ -27,6 +27,10 @@ class AnswerError(RecipeRunnerError):
     """An answer that cannot be saved: invalid shape, or rejected by `validate_answer`."""
 
 
+class NotAllowedError(RecipeRunnerError):
+    """A session that config `allowed_sessions` leaves out; the web view answers 403."""
+
+
 class UsageError(RecipeRunnerError):
     """A command line that cannot be parsed; the CLI exits with code 2."""
 

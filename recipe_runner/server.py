@@ -29,7 +29,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .controller import Controller
-from .errors import ConfigError, RecipeRunnerError
+from .errors import ConfigError, NotAllowedError, RecipeRunnerError
 from .progress import ProgressInfo
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -143,6 +143,7 @@ class ErrorOut(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut},
+    403: {"model": ErrorOut, "description": "The session is not in `allowed_sessions`."},
     503: {"model": ErrorOut, "description": "The database can't be reached; try again."},
 }
 ANSWERS_BODY = {
@@ -183,6 +184,11 @@ def timed(value: Any, started: float) -> Reply:
 
 def reply(value: Any, status: int = 200) -> Response:
     return JSONBytes(dumps(value), status_code=status)
+
+
+def error_status(err: RecipeRunnerError) -> int:
+    """403 for a session `allowed_sessions` leaves out, 400 for any other expected error."""
+    return 403 if isinstance(err, NotAllowedError) else 400
 
 
 def problem(status: int, message: str) -> Response:
@@ -291,11 +297,22 @@ def make_app(
     # per batch in bench/load.py. A recipe whose stream or `update` is slow holds up the other
     # requests either way.
     session_ids: dict[str | None, str] = {}  # the names seen, checked, and their ids
+    allowed = config.get("allowed_sessions")
+    allowed_names = None if allowed is None else frozenset(allowed)
 
     def session_of(name: str | None) -> str:
-        """Session NAME -> "DATASET-NAME"; a bad name is a RecipeRunnerError (400)."""
+        """Session NAME -> "DATASET-NAME"; a bad name is a RecipeRunnerError (400), a name
+        that `allowed_sessions` leaves out a NotAllowedError (403)."""
         found = session_ids.get(name)
         if found is None:
+            if allowed_names is not None and (name or "") not in allowed_names:
+                raise NotAllowedError(
+                    f"Session '{name or ''}' is not allowed here: open the page with "
+                    "?session=NAME, using the name you were given."
+                    if name
+                    else "This page needs your session name: open it with ?session=NAME, "
+                    "using the name you were given."
+                )
             found = controller.session_id(name or None)
             if len(session_ids) < MAX_SESSIONS_KEPT:
                 session_ids[name] = found
@@ -303,7 +320,7 @@ def make_app(
 
     @app.exception_handler(RecipeRunnerError)
     def expected_error(_request: Request, err: RecipeRunnerError) -> Response:
-        return problem(400, str(err))
+        return problem(error_status(err), str(err))
 
     def unreachable_database(_request: Request, err: Exception) -> Response:
         warn_database_down(err)
@@ -428,7 +445,7 @@ class HotPaths:
                         return  # nobody left to answer; nothing was saved
                     result = self.answers(raw, time.perf_counter())
             except RecipeRunnerError as err:
-                result = problem_reply(400, str(err))
+                result = problem_reply(error_status(err), str(err))
             except DATABASE_DOWN_ERRORS as err:
                 warn_database_down(err)
                 result = problem_reply(503, DATABASE_DOWN)

@@ -31,6 +31,7 @@ const state = {
   failing: false,
   answeredOnce: false,
   retryTimer: null,
+  refused: null, // why the server refuses this session (403), shown instead of tasks
 };
 
 const batchSize = () => state.config.batch_size || 10;
@@ -54,6 +55,12 @@ function fetchMore(fresh = false) {
       api.sessionId = reply.session;
     })
     .catch((err) => {
+      if (err instanceof ApiError && err.status === 403) {
+        // A session the run does not allow: say why, and ask no more.
+        state.refused = err.message;
+        state.exhausted = true;
+        return;
+      }
       say(`Can't load tasks: ${err.message}. Retrying…`);
       return new Promise((resolve) => setTimeout(resolve, 2000));
     })
@@ -86,7 +93,9 @@ function render() {
   $("score").hidden = true;
   if (!task) {
     state.view = null;
-    if (state.exhausted && !state.fetching) {
+    if (state.refused) {
+      content.replaceChildren(el("div", "empty refused", state.refused));
+    } else if (state.exhausted && !state.fetching) {
       content.replaceChildren(el("div", "empty", "No tasks available."));
       flush();
     } else {
@@ -95,6 +104,7 @@ function render() {
     return;
   }
   state.view = renderTask(state.project.view_id, task, viewContext);
+  if (state.project.view_id === "review") paintLabels();
   content.replaceChildren(state.view.node);
   if (typeof task.score === "number") {
     $("score").textContent = `Score: ${task.score.toFixed(2)}`;
@@ -124,9 +134,16 @@ const viewContext = {
   },
 };
 
+// The view whose labels the bar offers: a review task's own view, else the run's.
+function labelView() {
+  const current = state.current || state.queue[0];
+  if (state.project.view_id === "review") return (current && current.review_view_id) || "text";
+  return state.project.view_id;
+}
+
 function paintLabels() {
   const bar = $("label-bar");
-  if (state.project.view_id !== "ner_manual") return;
+  if (!["ner_manual", "spans_manual"].includes(labelView())) return;
   bar.hidden = false;
   bar.replaceChildren();
   state.labels.forEach((label, i) => {

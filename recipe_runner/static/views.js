@@ -1,6 +1,8 @@
 // One render function per view_id. Text always goes in through textContent; innerHTML is used
 // for a task's `html` key only, so a task text of "<script>" is shown as text.
 
+import { reviewView } from "./review.js";
+
 export function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -219,6 +221,7 @@ const VIEWS = {
   ner: nerView,
   ner_manual: nerManualView,
   html: htmlView,
+  review: reviewView,
 };
 
 // ctx: {labels, choiceStyle, activeLabel(), selectLabel(i)}; the view edits the task in place.
