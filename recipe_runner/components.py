@@ -10,7 +10,15 @@ from typing import Any
 from .errors import RecipeError, closest
 
 VIEWS = ("text", "classification", "choice", "ner_manual", "ner", "html", "review")
-CALLBACKS = ("update", "progress", "on_load", "on_exit", "before_db", "validate_answer")
+CALLBACKS = (
+    "update",
+    "progress",
+    "on_load",
+    "on_exit",
+    "before_db",
+    "validate_answer",
+    "task_router",
+)
 KNOWN_KEYS = ("dataset", "stream", "view_id", "exclude", "config", *CALLBACKS)
 REQUIRED_KEYS = ("stream", "view_id")
 
@@ -29,6 +37,7 @@ class Components:
     on_exit: Callable[..., Any] | None = None
     before_db: Callable[..., Any] | None = None
     validate_answer: Callable[..., Any] | None = None
+    task_router: Callable[..., Any] | None = None  # (ctrl, session_id, task) -> session ids
     exclude: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
 

@@ -21,6 +21,7 @@ from .errors import AnswerError, DatasetError, SourceError
 from .hashing import INPUT_HASH, TASK_HASH, set_hashes
 from .loaders import Stream, stream_length
 from .progress import ProgressInfo, RateMeter, estimate_from_losses, eta_seconds
+from .routing import TaskRoutes
 
 Task = dict[str, Any]
 Counts = dict[str, int]
@@ -39,6 +40,10 @@ REQUIRED_INPUT = {
 INT64 = -(2**63)  # hashes are stored as signed 64-bit integers
 HASH_KEYS = (INPUT_HASH, TASK_HASH)
 MAX_NESTING = 64  # JSON levels in an answer; real tasks nest three or four
+# Routed tasks: pooled tasks looked at per request, and new tasks read from the stream per
+# request at most (a session the router passes over must not read an endless stream).
+POOL_SCAN = 50
+MAX_READ_PER_REQUEST = 500
 
 
 def _nesting_within(value: Any, limit: int) -> bool:
@@ -120,9 +125,18 @@ class Controller:
         # Claims use the dedup key: with exclude_by "input", one text is out once at a time.
         claim_key = self._key_name = INPUT_HASH if self.exclude_by == "input" else TASK_HASH
         self.claims: ClaimStore = MemoryClaims(claim_key)
+        # Teams (routing.py): with annotations_per_task or a task_router, who gets a task is
+        # decided in the database, durably, so feed_overlap has no say.
+        self.per_task: int | None = config.get("annotations_per_task")
+        self.routes: TaskRoutes | None = None
         if self.db is not None and self.dataset is not None:
             check_name(self.dataset)
-            self.db.dataset_id(self.dataset, create=True)
+            dataset_id = self.db.dataset_id(self.dataset, create=True)
+            assert dataset_id is not None
+            if self.per_task is not None or components.task_router is not None:
+                self.overlap = False
+                self.routes = TaskRoutes(self.db, dataset_id, self.per_task, self.exclude_by)
+                shared_claims = True
             if shared_claims:
                 self.claims = DatabaseClaims(self.db, self.dataset, claim_key)
         self._check_exclude()
@@ -163,6 +177,8 @@ class Controller:
         then claims others let expire, then new tasks from the stream. [] when none are left."""
         with self._lock:
             self.start()
+            if self.routes is not None:
+                return self._routed_questions(self.routes, session, fresh)
             scope = self._scope(session)
             out: list[Task] = []
             if fresh or session not in self._known_sessions:
@@ -189,7 +205,58 @@ class Controller:
             return out
 
     def _scope(self, session: str) -> str:
-        return session if self.overlap else ""
+        return session if self.overlap or self.routes is not None else ""
+
+    def _routed_questions(self, routes: TaskRoutes, session: str, fresh: bool) -> list[Task]:
+        """The next batch when tasks are routed: the session's own unanswered tasks, then
+        pooled tasks it may take (answered by others first, as the pool is oldest first), then
+        new tasks from the stream, each routed as it enters the pool."""
+        out: list[Task] = []
+        if fresh or session not in self._known_sessions:
+            self._known_sessions.add(session)
+            out.extend(self._unanswered(session, self.claims.outstanding(session, session)))
+        if len(out) < self.batch_size:
+            pooled = routes.open_for(session, POOL_SCAN + self.batch_size)
+            for start in range(0, len(pooled), self.batch_size):
+                if len(out) >= self.batch_size:
+                    break
+                chunk = pooled[start : start + self.batch_size - len(out)]
+                out.extend(routes.claim(session, chunk, self.claim_timeout))
+        read = 0
+        while len(out) < self.batch_size and read < MAX_READ_PER_REQUEST:
+            raw = self._pull(session, self.batch_size - len(out))
+            if not raw:
+                break
+            read += len(raw)
+            unique: dict[int, Task] = {}
+            for task in raw:
+                unique.setdefault(self._key(task), task)
+            if self._exclude_ids:
+                done = self.db.answered_hashes(  # type: ignore[union-attr]
+                    self._exclude_ids, list(unique), self.exclude_by
+                )
+                unique = {k: t for k, t in unique.items() if k not in done}
+            pooled_keys = routes.known(list(unique))
+            new = [t for k, t in unique.items() if k not in pooled_keys]
+            router = self.components.task_router
+            routes.add([(t, None if router is None else router(self, session, t)) for t in new])
+            out.extend(routes.claim(session, list(unique.values()), self.claim_timeout))
+        return out
+
+    def team_sessions(self) -> list[str]:
+        """The sessions of the team, for routers: those of `allowed_sessions` when set, else
+        every session seen in the dataset or by this run."""
+        allowed = self.config.get("allowed_sessions")
+        if allowed:
+            return sorted(self.session_id(name) for name in allowed)
+        seen = set(self._known_sessions)
+        if self.routes is not None:
+            seen |= self.routes.sessions()
+        return sorted(seen)
+
+    def routed_counts(self) -> dict[str, int]:
+        """Per session, the open tasks routed to it by name."""
+        return {} if self.routes is None else self.routes.routed_counts()
 
     def _key(self, task: Task) -> int:
         return int(task[self._key_name])
@@ -245,7 +312,7 @@ class Controller:
         `exclude`; with feed_overlap, in this dataset only by the session itself."""
         found = self._answered_in_scope.get(scope)
         if found is None:
-            if not self.overlap:
+            if not self.overlap and self.routes is None:
                 found = [AnsweredIn(tuple(self._dedup_ids + self._exclude_ids))]
             else:
                 dedup, exclude = tuple(self._dedup_ids), tuple(self._exclude_ids)
@@ -358,6 +425,8 @@ class Controller:
                         f"Recipe '{self.recipe}': before_db must return the list of answers."
                     )
             new = self._save(to_save, scope, [self._key(a) for a in valid])
+            if self.routes is not None:
+                self.routes.settle([self._key(a) for a in valid])
             for row_session, verdict in new:
                 counts = self._dataset_counts.get(row_session)
                 if counts is None:
@@ -469,6 +538,8 @@ class Controller:
         return None if value is None else float(value)
 
     def _answered_for_progress(self, session: str) -> int:
+        if self.routes is not None:
+            return self._run_answered // (self.per_task or 1)
         return self.session_answered(session) if self.overlap else self._run_answered
 
     def _progress_value(self, session: str) -> float | None:
@@ -490,6 +561,12 @@ class Controller:
 
     def _finished(self, session: str) -> bool:
         """The stream is read to its end and every task served has been answered."""
+        if self.routes is not None:
+            return (
+                self._shared.done
+                and self.claims.count(session, session) == 0
+                and not self.routes.open_for(session, 1)
+            )
         if not self.overlap:
             return self._shared.done and self.claims.count("") == 0
         if self._reiterable:

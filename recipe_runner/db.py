@@ -35,7 +35,7 @@ from .config import Config, rr_home
 from .errors import ConfigError, DatasetError
 from .sqlite_fast import ROW_KEYS
 
-SCHEMA_VERSION = 4  # migrations.py brings older databases up to it
+SCHEMA_VERSION = 5  # migrations.py brings older databases up to it
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
 ANSWERS = ("accept", "reject", "ignore")
 # Answers are stored and exported with the standard library's JSON, not srsly's ujson, which
@@ -245,6 +245,9 @@ class Database:
             from .claims import claims
 
             conn.execute(delete(claims).where(claims.c.dataset_id == dataset))
+            from .routing import route_tasks
+
+            conn.execute(delete(route_tasks).where(route_tasks.c.dataset_id == dataset))
             removed = conn.execute(delete(answers).where(answers.c.dataset_id == dataset)).rowcount
             conn.execute(delete(datasets).where(datasets.c.id == dataset))
         self._dataset_ids.pop(name, None)

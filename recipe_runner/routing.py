@@ -1,0 +1,298 @@
+"""Who annotates what, when several sessions share a dataset: `annotations_per_task` and the
+`task_router` component, over every server process on one database.
+
+Each task a session reads from the stream enters the dataset's pool (`route_tasks`), with the
+sessions a router chose for it (or none: any session, up to N). A session is served, in order,
+the tasks it holds, then pooled tasks it may still take (those others already answered come
+before new ones), then new tasks from the stream. A session takes a task by a claim of its own
+(scope = its session id) in a transaction that first counts, under a lock, the sessions that
+answered or hold the task: so no task goes to more than N sessions nor twice to one, whatever
+the number of servers. The pool and the claims are in the database: restart every server and
+the same tasks go to the same sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from .db import Database, Id, dump_json, metadata
+
+Task = dict[str, Any]
+TaskRouter = Callable[[Any, str, Task], list[str]]
+
+route_tasks = Table(
+    "route_tasks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("dataset_id", Id, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("task_key", BigInteger, nullable=False),
+    # JSON list of the session ids a router chose; null: any session, up to N.
+    Column("sessions", Text, nullable=True),
+    # 1 once enough sessions answered: the pool look-up passes it by.
+    Column("complete", Integer, nullable=False, server_default="0"),
+    Column("created", Float, nullable=False),
+    Column("content", Text, nullable=False),
+    UniqueConstraint("dataset_id", "task_key", name="uq_route_task"),
+)
+Index("ix_route_tasks_open", route_tasks.c.dataset_id, route_tasks.c.complete, route_tasks.c.id)
+
+
+# built-in routers: ordinary functions a recipe may return as its `task_router` --------------
+def no_overlap(ctrl: Any, session_id: str, task: Task) -> list[str]:
+    """Each task to the session that reads it first, and to no other."""
+    return [session_id]
+
+
+def full_overlap(ctrl: Any, session_id: str, task: Task) -> list[str]:
+    """Each task to every session: those of `allowed_sessions` when set, else every session
+    the run knows of."""
+    return sorted({session_id, *ctrl.team_sessions()})
+
+
+def route_average_per_task(n: float) -> TaskRouter:
+    """A router that gives each task to `n` sessions on average (2.5: half the tasks to 2,
+    half to 3): the session reading it, then those with the fewest tasks routed so far. The
+    choice of 2 or 3 is drawn from the task's hash, so every server makes the same."""
+    if n < 1:
+        raise ValueError("route_average_per_task: n must be at least 1.")
+
+    def router(ctrl: Any, session_id: str, task: Task) -> list[str]:
+        whole = int(n)
+        draw = random.Random(task.get("_task_hash", 0)).random()
+        wanted = whole + (1 if draw < n - whole else 0)
+        others = [s for s in ctrl.team_sessions() if s != session_id]
+        load = ctrl.routed_counts()
+        others.sort(key=lambda s: (load.get(s, 0), s))
+        return [session_id, *others[: wanted - 1]]
+
+    router.__name__ = f"route_average_per_task({n:g})"
+    return router
+
+
+class TaskRoutes:
+    """The pool of routed tasks of one dataset and the claims sessions make on them."""
+
+    def __init__(self, db: Database, dataset_id: int, per_task: int | None, by: str) -> None:
+        self.db = db
+        self.dataset_id = dataset_id
+        self.per_task = per_task
+        self.column = "task_hash" if by == "task" else "input_hash"
+        self.key = "_task_hash" if by == "task" else "_input_hash"
+        if by == "input":
+            db.ensure_input_index()
+        self.postgres = db.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def _locked(self, keys: Iterable[int]) -> Iterator[Connection]:
+        """A transaction that alone may route `keys`: on SQLite the write lock, taken up
+        front (BEGIN IMMEDIATE), on PostgreSQL a transaction lock per key, in one order
+        everywhere so that two servers never wait on each other."""
+        with self.db.engine.connect() as conn:
+            if self.postgres:
+                conn.begin()
+                for folded in sorted({_fold(k) for k in keys}):
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                        {"a": 0x7272 + self.dataset_id % 1000, "b": folded},
+                    )
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+
+    def add(self, entries: list[tuple[Task, list[str] | None]]) -> None:
+        """Put tasks into the pool with their routes; a task already there keeps its own."""
+        if not entries:
+            return
+        now = time.time()
+        rows = [
+            {
+                "dataset_id": self.dataset_id,
+                "task_key": int(task[self.key]),
+                "sessions": None if route is None else json.dumps(sorted(set(route))),
+                "complete": 0,
+                "created": now,
+                "content": dump_json(task),
+            }
+            for task, route in entries
+        ]
+        with self.db.engine.begin() as conn:
+            conn.execute(self.db._insert(route_tasks), rows)
+
+    def known(self, keys: list[int]) -> set[int]:
+        """The keys among `keys` already in the pool."""
+        if not keys:
+            return set()
+        marks = ",".join(str(int(k)) for k in keys)
+        sql = f"SELECT task_key FROM route_tasks WHERE dataset_id = :d AND task_key IN ({marks})"
+        with self.db.engine.connect() as conn:
+            return {int(k) for k in conn.execute(text(sql), {"d": self.dataset_id}).scalars()}
+
+    def open_for(self, session: str, limit: int) -> list[Task]:
+        """Up to `limit` pooled tasks that `session` neither holds nor answered, oldest first
+        (whether it may take them is decided by `claim`)."""
+        sql = (
+            "SELECT r.content FROM route_tasks r WHERE r.dataset_id = :d AND r.complete = 0 "
+            # Routed to others only: passed by here (the claim checks the name exactly).
+            "AND (r.sessions IS NULL OR r.sessions LIKE :named) "
+            "AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.dataset_id = :d AND c.scope = :s "
+            "AND c.task_hash = r.task_key) "
+            f"AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.dataset_id = :d "
+            f"AND a.{self.column} = r.task_key AND a.session_id = :s) "
+            "ORDER BY r.id LIMIT :n"
+        )
+        with self.db.engine.connect() as conn:
+            params = {"d": self.dataset_id, "s": session, "n": limit, "named": f'%"{session}"%'}
+            rows = conn.execute(text(sql), params)
+            return [json.loads(content) for content in rows.scalars()]
+
+    def claim(self, session: str, tasks: list[Task], timeout: float) -> list[Task]:
+        """Claim for `session` those of `tasks` (pooled) it may take: routed to it, or with
+        fewer than N sessions that answered or hold an unexpired claim; never one it answered
+        or holds. The tasks claimed, in their order."""
+        if not tasks:
+            return []
+        now = time.time()
+        live = now - timeout
+        won: list[Task] = []
+        keys = [int(t[self.key]) for t in tasks]
+        with self._locked(keys) as conn:
+            for key, task in zip(keys, tasks, strict=True):
+                params = {"d": self.dataset_id, "k": key, "s": session, "live": live}
+                route = conn.execute(
+                    text(
+                        "SELECT sessions, complete FROM route_tasks "
+                        "WHERE dataset_id = :d AND task_key = :k"
+                    ),
+                    params,
+                ).first()
+                if route is None or route[1]:
+                    continue
+                takers = self._takers(conn, params)
+                if session in takers:
+                    continue  # it holds or answered the task already
+                if route[0] is not None:
+                    if session not in json.loads(route[0]):
+                        continue
+                elif self.per_task is not None and len(takers) >= self.per_task:
+                    continue
+                # Claims others let expire on this task no longer hold it.
+                conn.execute(
+                    text(
+                        "DELETE FROM claims WHERE dataset_id = :d AND task_hash = :k "
+                        "AND scope = session_id AND session_id != :s AND claimed_at < :live"
+                    ),
+                    params,
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO claims (dataset_id, scope, task_hash, session_id, "
+                        "claimed_at, content) VALUES (:d, :s, :k, :s, :now, :content)"
+                    ),
+                    {**params, "now": now, "content": dump_json(task)},
+                )
+                won.append(task)
+        return won
+
+    def _takers(self, conn: Connection, params: dict[str, Any]) -> set[str]:
+        """The sessions that answered the task or hold an unexpired claim on it."""
+        rows = conn.execute(
+            text(
+                "SELECT session_id FROM claims WHERE dataset_id = :d AND task_hash = :k "
+                "AND scope = session_id AND claimed_at >= :live "
+                f"UNION SELECT session_id FROM answers WHERE dataset_id = :d "
+                f"AND {self.column} = :k"
+            ),
+            params,
+        )
+        return {str(s) for s in rows.scalars()}
+
+    def settle(self, keys: list[int]) -> None:
+        """Mark complete the pooled tasks among `keys` that have all the answers they need."""
+        if not keys:
+            return
+        with self.db.engine.begin() as conn:
+            for key in set(keys):
+                params = {"d": self.dataset_id, "k": key, "live": time.time()}
+                route = conn.execute(
+                    text(
+                        "SELECT sessions FROM route_tasks WHERE dataset_id = :d AND task_key = :k"
+                    ),
+                    params,
+                ).first()
+                if route is None:
+                    continue
+                answered = {
+                    str(s)
+                    for s in conn.execute(
+                        text(
+                            f"SELECT session_id FROM answers WHERE dataset_id = :d "
+                            f"AND {self.column} = :k"
+                        ),
+                        params,
+                    ).scalars()
+                }
+                if route[0] is not None:
+                    done = set(json.loads(route[0])) <= answered
+                else:
+                    done = self.per_task is not None and len(answered) >= self.per_task
+                if done:
+                    conn.execute(
+                        text(
+                            "UPDATE route_tasks SET complete = 1 "
+                            "WHERE dataset_id = :d AND task_key = :k"
+                        ),
+                        params,
+                    )
+
+    def routed_counts(self) -> dict[str, int]:
+        """Per session, the open tasks routed to it by name (for balancing routers)."""
+        counts: dict[str, int] = {}
+        sql = "SELECT sessions FROM route_tasks WHERE dataset_id = :d AND sessions IS NOT NULL"
+        with self.db.engine.connect() as conn:
+            for raw in conn.execute(text(sql), {"d": self.dataset_id}).scalars():
+                for session in json.loads(raw):
+                    counts[session] = counts.get(session, 0) + 1
+        return counts
+
+    def sessions(self) -> set[str]:
+        """Every session that answered in the dataset or holds a claim in it."""
+        sql = (
+            "SELECT session_id FROM claims WHERE dataset_id = :d AND scope = session_id "
+            "UNION SELECT session_id FROM answers WHERE dataset_id = :d"
+        )
+        with self.db.engine.connect() as conn:
+            return {str(s) for s in conn.execute(text(sql), {"d": self.dataset_id}).scalars()}
+
+    def open_count(self, session: str) -> int:
+        """Pooled tasks `session` could still be given (an upper bound: capacity aside)."""
+        return len(self.open_for(session, 1))
+
+
+def _fold(key: int) -> int:
+    """A 64-bit key as a 32-bit lock id (collisions only make two keys wait on each other)."""
+    folded = (key ^ (key >> 32)) & 0xFFFFFFFF
+    return folded - (1 << 32) if folded >= 1 << 31 else folded
