@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     text,
 )
 
@@ -100,6 +101,38 @@ class TaskRoutes:
         if by == "input":
             db.ensure_input_index()
         self.postgres = db.engine.dialect.name == "postgresql"
+        # The statements of every batch, built once.
+        keys: Any = bindparam("keys", expanding=True)
+        column = self.column
+        self._routes_sql = text(
+            "SELECT task_key, sessions, complete FROM route_tasks "
+            "WHERE dataset_id = :d AND task_key IN :keys"
+        ).bindparams(keys)
+        self._routes_of_sql = text(
+            "SELECT task_key, sessions FROM route_tasks "
+            "WHERE dataset_id = :d AND complete = 0 AND task_key IN :keys"
+        ).bindparams(keys)
+        # The sessions that answered each task or hold an unexpired claim on it.
+        self._takers_sql = text(
+            "SELECT task_hash, session_id FROM claims WHERE dataset_id = :d "
+            "AND task_hash IN :keys AND scope = session_id AND claimed_at >= :live "
+            f"UNION SELECT {column}, session_id FROM answers WHERE dataset_id = :d "
+            f"AND {column} IN :keys"
+        ).bindparams(keys)
+        self._answered_sql = text(
+            f"SELECT {column}, session_id FROM answers WHERE dataset_id = :d AND {column} IN :keys"
+        ).bindparams(keys)
+        self._expired_sql = text(
+            "DELETE FROM claims WHERE dataset_id = :d AND task_hash IN :keys "
+            "AND scope = session_id AND session_id != :s AND claimed_at < :live"
+        ).bindparams(keys)
+        self._claim_sql = text(
+            "INSERT INTO claims (dataset_id, scope, task_hash, session_id, claimed_at, content) "
+            "VALUES (:d, :s, :k, :s, :now, :content)"
+        )
+        self._complete_sql = text(
+            "UPDATE route_tasks SET complete = 1 WHERE dataset_id = :d AND task_key IN :keys"
+        ).bindparams(keys)
 
     @contextmanager
     def _locked(self, keys: Iterable[int]) -> Iterator[Connection]:
@@ -176,97 +209,65 @@ class TaskRoutes:
         if not tasks:
             return []
         now = time.time()
-        live = now - timeout
-        won: list[Task] = []
         keys = [int(t[self.key]) for t in tasks]
+        params = {"d": self.dataset_id, "keys": keys, "s": session, "live": now - timeout}
         with self._locked(keys) as conn:
+            routes = {
+                int(k): (sessions, complete)
+                for k, sessions, complete in conn.execute(self._routes_sql, params)
+            }
+            takers: dict[int, set[str]] = {}
+            for key, taker in conn.execute(self._takers_sql, params):
+                takers.setdefault(int(key), set()).add(str(taker))
+            won: list[Task] = []
             for key, task in zip(keys, tasks, strict=True):
-                params = {"d": self.dataset_id, "k": key, "s": session, "live": live}
-                route = conn.execute(
-                    text(
-                        "SELECT sessions, complete FROM route_tasks "
-                        "WHERE dataset_id = :d AND task_key = :k"
-                    ),
-                    params,
-                ).first()
+                route = routes.get(key)
                 if route is None or route[1]:
                     continue
-                takers = self._takers(conn, params)
-                if session in takers:
+                mine = takers.get(key, set())
+                if session in mine:
                     continue  # it holds or answered the task already
                 if route[0] is not None:
                     if session not in json.loads(route[0]):
                         continue
-                elif self.per_task is not None and len(takers) >= self.per_task:
+                elif self.per_task is not None and len(mine) >= self.per_task:
                     continue
-                # Claims others let expire on this task no longer hold it.
-                conn.execute(
-                    text(
-                        "DELETE FROM claims WHERE dataset_id = :d AND task_hash = :k "
-                        "AND scope = session_id AND session_id != :s AND claimed_at < :live"
-                    ),
-                    params,
-                )
-                conn.execute(
-                    text(
-                        "INSERT INTO claims (dataset_id, scope, task_hash, session_id, "
-                        "claimed_at, content) VALUES (:d, :s, :k, :s, :now, :content)"
-                    ),
-                    {**params, "now": now, "content": dump_json(task)},
-                )
                 won.append(task)
+            if won:
+                won_keys = [int(t[self.key]) for t in won]
+                # Claims others let expire on these tasks no longer hold them.
+                conn.execute(self._expired_sql, {**params, "keys": won_keys})
+                conn.execute(
+                    self._claim_sql,
+                    [
+                        {**params, "k": key, "now": now, "content": dump_json(task)}
+                        for key, task in zip(won_keys, won, strict=True)
+                    ],
+                )
         return won
-
-    def _takers(self, conn: Connection, params: dict[str, Any]) -> set[str]:
-        """The sessions that answered the task or hold an unexpired claim on it."""
-        rows = conn.execute(
-            text(
-                "SELECT session_id FROM claims WHERE dataset_id = :d AND task_hash = :k "
-                "AND scope = session_id AND claimed_at >= :live "
-                f"UNION SELECT session_id FROM answers WHERE dataset_id = :d "
-                f"AND {self.column} = :k"
-            ),
-            params,
-        )
-        return {str(s) for s in rows.scalars()}
 
     def settle(self, keys: list[int]) -> None:
         """Mark complete the pooled tasks among `keys` that have all the answers they need."""
         if not keys:
             return
+        params = {"d": self.dataset_id, "keys": sorted(set(keys))}
         with self.db.engine.begin() as conn:
-            for key in set(keys):
-                params = {"d": self.dataset_id, "k": key, "live": time.time()}
-                route = conn.execute(
-                    text(
-                        "SELECT sessions FROM route_tasks WHERE dataset_id = :d AND task_key = :k"
-                    ),
-                    params,
-                ).first()
-                if route is None:
-                    continue
-                answered = {
-                    str(s)
-                    for s in conn.execute(
-                        text(
-                            f"SELECT session_id FROM answers WHERE dataset_id = :d "
-                            f"AND {self.column} = :k"
-                        ),
-                        params,
-                    ).scalars()
-                }
-                if route[0] is not None:
-                    done = set(json.loads(route[0])) <= answered
-                else:
-                    done = self.per_task is not None and len(answered) >= self.per_task
-                if done:
-                    conn.execute(
-                        text(
-                            "UPDATE route_tasks SET complete = 1 "
-                            "WHERE dataset_id = :d AND task_key = :k"
-                        ),
-                        params,
-                    )
+            routes: dict[Any, Any] = dict(conn.execute(self._routes_of_sql, params).all())
+            if not routes:
+                return
+            answered: dict[int, set[str]] = {}
+            for key, session in conn.execute(self._answered_sql, params):
+                answered.setdefault(int(key), set()).add(str(session))
+            done = []
+            for key, sessions in routes.items():
+                have = answered.get(int(key), set())
+                if sessions is not None:
+                    if set(json.loads(sessions)) <= have:
+                        done.append(int(key))
+                elif self.per_task is not None and len(have) >= self.per_task:
+                    done.append(int(key))
+            if done:
+                conn.execute(self._complete_sql, {"d": self.dataset_id, "keys": done})
 
     def routed_counts(self) -> dict[str, int]:
         """Per session, the open tasks routed to it by name (for balancing routers)."""
