@@ -3,6 +3,7 @@ scripted adjudication with an answer policy, for each kind of view."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,31 @@ def test_review_errors(tmp_path: Path) -> None:
         run_headless("review", "a", "a")
     with pytest.raises(RecipeRunnerError, match="can't be reviewed"):
         run_headless("review", "out", "a", view_id="blocks!")
+
+
+def test_review_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .rr_testing import rr_main
+
+    listed = rr_main(capsys, monkeypatch, "recipes", "--json")
+    assert "review" in {r["name"] for r in json.loads(listed.out)}
+    load(
+        tmp_path,
+        "x",
+        [
+            {"text": "a", "label": "L", "answer": "accept", "_session_id": "x-1"},
+            {"text": "a", "label": "L", "answer": "accept", "_session_id": "x-2"},
+            {"text": "b", "label": "L", "answer": "accept", "_session_id": "x-1"},
+            {"text": "b", "label": "L", "answer": "reject", "_session_id": "x-2"},
+        ],
+    )
+    result = rr_main(
+        capsys, monkeypatch, "run", "--headless", "--answer", "reject", "review", "y", "x",
+        "--auto-accept",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    final = {a["text"]: a["answer"] for a in answers_of("y")}
+    assert final == {"a": "accept", "b": "reject"}  # a: unanimous, saved as given
+    help_text = rr_main(capsys, monkeypatch, "run", "review", "--help")
+    assert "--auto-accept" in help_text.out and "--view-id" in help_text.out

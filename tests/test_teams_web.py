@@ -115,3 +115,51 @@ def test_review_view_shows_versions_and_saves_the_chosen_one(
     assert saved["accept"] == ["SPORT"] and saved["answer"] == "accept"
     assert [v["sessions"] for v in saved["versions"]] == [["a-bob", "a-cat"], ["a-ann"]]
     assert saved["_session_id"] == "final-judge"
+
+
+@pytest.mark.browser
+def test_review_of_ner_manual_puts_the_chosen_spans_in_the_editor(
+    open_page: Any,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rr_core_recipes.review import review
+
+    monkeypatch.setenv("RR_DB_URL", f"sqlite:///{tmp_path / 'ner.db'}")
+    text = "Alice met Bob in Paris"
+    tokens = [
+        {"text": w, "start": text.index(w), "end": text.index(w) + len(w), "id": i}
+        for i, w in enumerate(text.split())
+    ]
+    alice = {"start": 0, "end": 5, "label": "PERSON", "token_start": 0, "token_end": 0}
+    paris = {"start": 17, "end": 22, "label": "PLACE", "token_start": 4, "token_end": 4}
+    base = {"text": text, "tokens": tokens, "answer": "accept", "_view_id": "ner_manual"}
+    rows = [
+        {**base, "spans": [alice], "_session_id": "n-ann"},
+        {**base, "spans": [alice], "_session_id": "n-bob"},
+        {**base, "spans": [alice, paris], "_session_id": "n-cat"},
+    ]
+    srsly.write_jsonl(tmp_path / "n.jsonl", rows)
+    from recipe_runner.transfer import import_answers
+
+    import_answers("n", tmp_path / "n.jsonl")
+    with live_server(review, {"dataset": "n_final", "in_sets": "n"}) as server:
+        page = open_page(server, "judge")
+        page.wait_for_selector(".review-version")
+        editor = page.locator(".review-editor")
+        assert "PLACE" not in editor.inner_text()  # the majority version first: Alice only
+        assert page.locator("#label-bar").is_visible()  # labels to mark more spans with
+        page.locator(".review-version").nth(1).click()
+        page.wait_for_selector(".review-editor >> text=PLACE")
+        page.keyboard.press("a")
+        page.click("button.save")
+        for _ in range(50):
+            if server.answers():
+                break
+            page.wait_for_timeout(100)
+        (saved,) = server.answers()
+    assert [(s["start"], s["end"], s["label"]) for s in saved["spans"]] == [
+        (0, 5, "PERSON"),
+        (17, 22, "PLACE"),
+    ]
+    assert [v["sessions"] for v in saved["versions"]] == [["n-ann", "n-bob"], ["n-cat"]]
