@@ -273,3 +273,41 @@ def test_session_agreement_by_task() -> None:
         {"_task_hash": 1, "answer": "accept", "_session_id": "c", "spans": []},
     ]
     assert session_agreement(answers) == {"a": 0.5, "b": 0.5, "c": 0.0}
+
+
+def test_doc_agreement_on_real_texts_matches_the_krippendorff_package(
+    rr: Any, tmp_path: Path
+) -> None:
+    from recipe_runner.agreement import doc_units
+
+    labels = ["POLITICS", "TECH", "BUSINESS"]
+    options = [{"id": label, "text": label.title()} for label in labels]
+    rng = random.Random(11)
+    answers = []
+    texts = {
+        t["text"] for t in srsly.read_jsonl(DATA / "prodigy_examples" / "news_headlines.jsonl")
+    }
+    for text in sorted(texts):  # a headline given twice is stored once per session
+        truth = {label for label in labels if rng.random() < 0.35}
+        for session in ("ann", "bob", "cat"):
+            chosen = {label for label in labels if (label in truth) != (rng.random() < 0.1)}
+            answers.append(
+                {"text": text, "options": options, "accept": sorted(chosen),
+                 "answer": "accept", "_session_id": f"topics-{session}"}
+            )  # fmt: skip
+    srsly.write_jsonl(tmp_path / "topics.jsonl", answers)
+    rr("db-in", "topics", str(tmp_path / "topics.jsonl"))
+    figures = json.loads(rr("metric", "iaa", "doc", "topics", "--json").out)
+    stored = list(srsly.read_jsonl(tmp_path / "topics.jsonl"))
+    from recipe_runner.hashing import set_hashes
+
+    ratings = doc_units([set_hashes(a) for a in stored])
+    assert figures["krippendorff_alpha"] == pytest.approx(reference_alpha(ratings), abs=1e-9)
+    assert set(figures["per_label"]) == set(labels)
+    for label in labels:
+        mine = {u: v for u, v in ratings.items() if u[1] == label}
+        assert figures["per_label"][label]["krippendorff_alpha"] == pytest.approx(
+            reference_alpha(mine), abs=1e-9
+        )
+        assert figures["per_label"][label]["items"] == figures["items"]
+    assert figures["annotators"] == 3 and 0.4 < figures["krippendorff_alpha"] < 0.9

@@ -193,3 +193,27 @@ def test_annotations_per_task_must_be_positive(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("RR_CONFIG_OVERRIDES", '{"annotations_per_task": 0}')
     with pytest.raises(ConfigError, match="annotations_per_task"):
         load_config()
+
+
+def test_dropping_the_dataset_forgets_its_routes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    monkeypatch.setenv("RR_DB_URL", url)
+    with live_server(count_team, {"annotations_per_task": 1}) as server:
+        assert len(drain(server, "ann")) == 12
+    db = Database(url)
+    try:
+        from sqlalchemy import text
+
+        def pooled() -> int:
+            with db.engine.connect() as conn:
+                return int(conn.execute(text("SELECT count(*) FROM route_tasks")).scalar() or 0)
+
+        assert pooled() == 12
+        db.drop("routed")
+        assert pooled() == 0
+    finally:
+        db.close()
+    with live_server(count_team, {"annotations_per_task": 1}) as server:
+        assert len(drain(server, "ann")) == 12  # a new start: every task again
