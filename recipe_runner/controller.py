@@ -255,7 +255,7 @@ class Controller:
         return sorted(seen)
 
     def routed_counts(self) -> dict[str, int]:
-        """Per session, the open tasks routed to it by name."""
+        """Per session, the tasks routed to it by name (for balancing routers)."""
         return {} if self.routes is None else self.routes.routed_counts()
 
     def _key(self, task: Task) -> int:

@@ -101,6 +101,7 @@ class TaskRoutes:
         if by == "input":
             db.ensure_input_index()
         self.postgres = db.engine.dialect.name == "postgresql"
+        self._counts: dict[str, int] | None = None  # see routed_counts
         # The statements of every batch, built once.
         keys: Any = bindparam("keys", expanding=True)
         column = self.column
@@ -174,6 +175,10 @@ class TaskRoutes:
         ]
         with self.db.engine.begin() as conn:
             conn.execute(self.db._insert(route_tasks), rows)
+        if self._counts is not None:
+            for _, route in entries:
+                for session in set(route or ()):
+                    self._counts[session] = self._counts.get(session, 0) + 1
 
     def known(self, keys: list[int]) -> set[int]:
         """The keys among `keys` already in the pool."""
@@ -270,14 +275,18 @@ class TaskRoutes:
                 conn.execute(self._complete_sql, {"d": self.dataset_id, "keys": done})
 
     def routed_counts(self) -> dict[str, int]:
-        """Per session, the open tasks routed to it by name (for balancing routers)."""
-        counts: dict[str, int] = {}
-        sql = "SELECT sessions FROM route_tasks WHERE dataset_id = :d AND sessions IS NOT NULL"
-        with self.db.engine.connect() as conn:
-            for raw in conn.execute(text(sql), {"d": self.dataset_id}).scalars():
-                for session in json.loads(raw):
-                    counts[session] = counts.get(session, 0) + 1
-        return counts
+        """Per session, the tasks routed to it by name: read once, then kept up to date with
+        the routes this process adds (routes other servers add after that are not seen: a
+        balance, not a count)."""
+        if self._counts is None:
+            counts: dict[str, int] = {}
+            sql = "SELECT sessions FROM route_tasks WHERE dataset_id = :d AND sessions IS NOT NULL"
+            with self.db.engine.connect() as conn:
+                for raw in conn.execute(text(sql), {"d": self.dataset_id}).scalars():
+                    for session in json.loads(raw):
+                        counts[session] = counts.get(session, 0) + 1
+            self._counts = counts
+        return self._counts
 
     def sessions(self) -> set[str]:
         """Every session that answered in the dataset or holds a claim in it."""
