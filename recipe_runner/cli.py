@@ -339,7 +339,8 @@ def iaa_cli(
         f"{dataset} ({kind}): {result['items']} items with 2 or more annotations, "
         f"{result['annotators']} annotators"
     )
-    rows = [("overall", result), *result["per_label"].items()]
+    rows = [("overall", result)]
+    rows += [(label or "(no label)", row) for label, row in result["per_label"].items()]
     width = max(len(name) for name, _ in rows)
     typer.echo(f"{'':<{width}}  {'items':>6}  {'agree':>6}  {'alpha':>6}  {'AC2':>6}")
     for name, row in rows:
