@@ -231,17 +231,29 @@ class Controller:
             unique: dict[int, Task] = {}
             for task in raw:
                 unique.setdefault(self._key(task), task)
-            if self._exclude_ids:
-                done = self.db.answered_hashes(  # type: ignore[union-attr]
-                    self._exclude_ids, list(unique), self.exclude_by
-                )
-                unique = {k: t for k, t in unique.items() if k not in done}
-            pooled_keys = routes.known(list(unique))
-            new = [t for k, t in unique.items() if k not in pooled_keys]
-            router = self.components.task_router
-            routes.add([(t, None if router is None else router(self, session, t)) for t in new])
+            try:
+                unique = self._routed_into_pool(routes, session, unique)
+            except Exception:
+                # Not pooled: back to the stream, so that the next request routes them.
+                self._give_back(session, raw)
+                raise
             out.extend(routes.claim(session, list(unique.values()), self.claim_timeout))
         return out
+
+    def _routed_into_pool(
+        self, routes: TaskRoutes, session: str, tasks: dict[int, Task]
+    ) -> dict[int, Task]:
+        """Put the tasks read from the stream into the pool, each with its route (the
+        router's, for a task not pooled yet); those not answered in an `exclude` dataset."""
+        assert self.db is not None
+        if self._exclude_ids:
+            done = self.db.answered_hashes(self._exclude_ids, list(tasks), self.exclude_by)
+            tasks = {k: t for k, t in tasks.items() if k not in done}
+        pooled = routes.known(list(tasks))
+        router = self.components.task_router
+        new = [t for k, t in tasks.items() if k not in pooled]
+        routes.add([(t, None if router is None else router(self, session, t)) for t in new])
+        return tasks
 
     def team_sessions(self) -> list[str]:
         """The sessions of the team, for routers: those of `allowed_sessions` when set, else

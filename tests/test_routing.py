@@ -91,7 +91,7 @@ def test_three_sessions_two_per_task_two_servers(db_url: str, tmp_path: Path) ->
 
 
 @recipe("count.team")
-def count_team(n: int = 12, router: str = "", **config: Any) -> dict[str, Any]:
+def count_team(n: int = 12, router: str = "", exclude: str = "", **config: Any) -> dict[str, Any]:
     routers = {
         "": None,
         "no_overlap": no_overlap,
@@ -103,6 +103,7 @@ def count_team(n: int = 12, router: str = "", **config: Any) -> dict[str, Any]:
         "stream": [{"text": f"task {i}"} for i in range(n)],
         "view_id": "text",
         "task_router": routers[router],
+        "exclude": [exclude] if exclude else [],
         "config": {"batch_size": 4, **config},
     }
 
@@ -217,3 +218,18 @@ def test_dropping_the_dataset_forgets_its_routes(
         db.close()
     with live_server(count_team, {"annotations_per_task": 1}) as server:
         assert len(drain(server, "ann")) == 12  # a new start: every task again
+
+
+def test_routed_tasks_answered_in_an_excluded_dataset_are_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recipe_runner.hashing import set_hashes
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    monkeypatch.setenv("RR_DB_URL", url)
+    db = Database(url)
+    done = [set_hashes({"text": f"task {i}", "answer": "accept"}) for i in range(4)]
+    db.import_answers("earlier", done)
+    db.close()
+    with live_server(count_team, {"annotations_per_task": 2, "exclude": "earlier"}) as server:
+        assert sorted(drain(server, "ann")) == sorted(f"task {i}" for i in range(4, 12))
