@@ -31,6 +31,11 @@ class NotAllowedError(RecipeRunnerError):
     """A session that config `allowed_sessions` leaves out; the web view answers 403."""
 
 
+class EventError(RecipeRunnerError):
+    """An event hook call from the page that can't be made: an unknown hook, a payload the hook
+    does not take, or a hook that refused it (ValueError)."""
+
+
 class UsageError(RecipeRunnerError):
     """A command line that cannot be parsed; the CLI exits with code 2."""
 

@@ -13,8 +13,10 @@ from types import FrameType
 from typing import Any
 
 from .controller import Controller
+from .errors import AnswerError
 from .policies import resolve_policy
 from .runner import Notify, find_recipe, notify_stderr, prepare_run
+from .views import prefill
 
 
 @dataclass
@@ -30,6 +32,7 @@ class HeadlessSummary:
     interrupted: bool = False
     seconds: float = 0.0
     skipped_lines: int = 0
+    skipped_tasks: int = 0  # tasks of the recipe's stream never served for their shape
 
     def line(self) -> str:
         parts = ", ".join(f"{self.counts.get(k, 0)} {k}" for k in ("accept", "reject", "ignore"))
@@ -40,6 +43,8 @@ class HeadlessSummary:
         )
         if self.skipped_lines:
             text += f"; skipped {self.skipped_lines} invalid lines"
+        if self.skipped_tasks:
+            text += f"; skipped {self.skipped_tasks} invalid tasks"
         if self.interrupted:
             text += "; interrupted, every answer made so far is saved"
         return text + "."
@@ -123,8 +128,17 @@ def _drive(
                 tasks = controller.get_questions(session)
                 if not tasks:
                     break
-                answered = [policy(task) for task in tasks]
+                # The keys the page's view would add (a text_input's field, a choice's
+                # `accept`), so that a policy's answers store what an annotator's would.
+                view, config = controller.view_id, controller.config.values
+                answered = [policy(prefill(task, view, config)) for task in tasks]
                 result = controller.receive_answers(session, answered)
+                if result.invalid:
+                    # The policy's answers, not the annotator's: a bug to fix, not to count.
+                    raise AnswerError(
+                        f"The answer policy made {len(result.invalid)} answer(s) that can't be "
+                        f"saved (the good ones of the batch were): {result.invalid[0]['reason']}"
+                    )
                 for task in answered:
                     verdict = task.get("answer")
                     if verdict in counts:
@@ -150,6 +164,7 @@ def _drive(
     summary.seconds = time.monotonic() - started
     stream = controller.stream
     summary.skipped_lines = getattr(getattr(stream, "root", None), "skipped", 0) or 0
+    summary.skipped_tasks = controller.skipped
     return summary
 
 

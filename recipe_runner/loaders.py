@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SourceError
+from .task_shape import task_problem
 
 Task = dict[str, Any]
 LOADERS = ("jsonl", "json", "csv", "txt")
@@ -38,6 +39,9 @@ class Stream:
         self.parent = parent
         self.skip_invalid = skip_invalid
         self.skipped = 0  # invalid lines passed over with skip_invalid
+        # Every task it yields passed task_shape's check already (a loader's own stream; not
+        # one made by `map` or `apply`, whose function may change the tasks).
+        self.shape_checked = False
         self.line = 0  # line of the source the last task came from
 
     def __iter__(self) -> Iterator[Task]:
@@ -115,6 +119,7 @@ def get_stream(
             "<stdin>",
             skip_invalid=skip_invalid,
         )
+        stdin.shape_checked = True
         return stdin
     path = Path(name)
     if not path.exists():
@@ -142,6 +147,7 @@ def get_stream(
         else (lambda: _count_records(path, kind, skip_invalid))
     )
     stream = Stream(factory, length, name, skip_invalid=skip_invalid)
+    stream.shape_checked = True
     return stream
 
 
@@ -218,13 +224,14 @@ def _read_lines(file: Any, where: str, kind: str, stream: Stream) -> Iterator[Ta
         return
     fast = kind == "jsonl" and _orjson_loads is not None
     for lineno, raw in _raw_lines(file, where):
-        if fast and type(raw) is bytes:
-            quick = _quick_json_line(raw)
-            if quick is not None:
-                stream.line = lineno
-                yield quick
-                continue
         try:
+            if fast and type(raw) is bytes:
+                quick = _quick_json_line(raw)
+                if quick is not None:
+                    _check_shape(quick, where, lineno)
+                    stream.line = lineno
+                    yield quick
+                    continue
             if isinstance(raw, SourceError):
                 raise raw
             text = _decode(raw, where, lineno)
@@ -233,7 +240,7 @@ def _read_lines(file: Any, where: str, kind: str, stream: Stream) -> Iterator[Ta
             if kind == "txt":
                 task: Any = {"text": text.strip()}
             else:
-                task = _parse_json_line(text, where, lineno)
+                task = _check_shape(_parse_json_line(text, where, lineno), where, lineno)
         except SourceError:
             if not skip:
                 raise
@@ -280,6 +287,18 @@ def _parse_json_line(text: str, where: str, lineno: int) -> Task:
         raise SourceError(
             f"'{where}' line {lineno}: each line must be a JSON object, not "
             f"{type(task).__name__}. Fix the line, or pass --skip-invalid to skip such lines."
+        )
+    return task
+
+
+def _check_shape(task: Task, where: str, lineno: int, line: str = "line") -> Task:
+    """The task, when its shape is one the page can show and the database store
+    (task_shape); otherwise an error naming the file and line."""
+    problem = task_problem(task)
+    if problem:
+        raise SourceError(
+            f"'{where}' {line} {lineno}: {problem}. Fix the task, "
+            "or pass --skip-invalid to skip such lines."
         )
     return task
 
@@ -356,7 +375,7 @@ def _read_json(path: Path, stream: Stream) -> Iterator[Task]:
         if not isinstance(task, dict):
             raise SourceError(f"'{path}' item {i}: each task must be a JSON object.")
         stream.line = i
-        yield task
+        yield _check_shape(task, str(path), i, "item")
 
 
 def _count_records(path: Path, kind: str, skip_invalid: bool = False) -> int:
@@ -378,17 +397,20 @@ def _check_lines(file: Any, where: str, kind: str, skip_invalid: bool) -> int:
     count = 0
     fast = kind == "jsonl" and _orjson_loads is not None
     for lineno, raw in _raw_lines(file, where):
-        if fast and type(raw) is bytes and _quick_json_line(raw) is not None:
-            count += 1
-            continue
         try:
+            if fast and type(raw) is bytes:
+                quick = _quick_json_line(raw)
+                if quick is not None:
+                    _check_shape(quick, where, lineno)
+                    count += 1
+                    continue
             if isinstance(raw, SourceError):
                 raise raw
             text = _decode(raw, where, lineno)
             if not text.strip():
                 continue
             if kind == "jsonl":
-                _parse_json_line(text, where, lineno)
+                _check_shape(_parse_json_line(text, where, lineno), where, lineno)
         except SourceError:
             if not skip_invalid:
                 raise

@@ -82,7 +82,7 @@ def prepare_run(
         before_open(config)
     db = connect(config) if components.dataset is not None else None
     try:
-        controller = Controller(components, config, db, shared_claims=shared_claims)
+        controller = Controller(components, config, db, shared_claims=shared_claims, notify=notify)
     except Exception:
         if db is not None:
             db.close()

@@ -2,7 +2,8 @@
 // it, above an editor pre-filled with the version most sessions gave. Clicking a version puts
 // it in the editor; accept saves what the editor holds, with the versions.
 
-import { el, renderTask, textWithSpans } from "./views.js";
+import { el } from "./dom.js";
+import { renderTask, textWithSpans } from "./views.js";
 
 // The keys a version carries that are no part of what the reviewer edits.
 const NOT_CONTENT = new Set(["answer", "sessions", "_input_hash", "_task_hash"]);
