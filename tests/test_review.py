@@ -176,3 +176,28 @@ def test_review_from_the_command_line(
     assert final == {"a": "accept", "b": "reject"}  # a: unanimous, saved as given
     help_text = rr_main(capsys, monkeypatch, "run", "review", "--help")
     assert "--auto-accept" in help_text.out and "--view-id" in help_text.out
+
+
+def test_review_of_spans_manual_keeps_overlapping_spans(tmp_path: Path) -> None:
+    text = "New York Times Square"
+    city = {"start": 0, "end": 8, "label": "CITY"}
+    place = {"start": 0, "end": 21, "label": "PLACE"}
+    square = {"start": 15, "end": 21, "label": "PLACE"}
+    base = {"text": text, "answer": "accept", "_view_id": "spans_manual"}
+    load(
+        tmp_path,
+        "s",
+        [
+            {**base, "spans": [city, place], "_session_id": "s-1"},
+            {**base, "spans": [place, city], "_session_id": "s-2"},  # the same, in another order
+            {**base, "spans": [city, square], "_session_id": "s-3"},
+        ],
+    )
+    run_headless("review", "s_final", "s", answer="accept")
+    (saved,) = answers_of("s_final")
+    assert saved["review_view_id"] == "spans_manual"
+    assert sorted((s["start"], s["end"], s["label"]) for s in saved["spans"]) == [
+        (0, 8, "CITY"),
+        (0, 21, "PLACE"),
+    ]
+    assert [v["sessions"] for v in saved["versions"]] == [["s-1", "s-2"], ["s-3"]]
