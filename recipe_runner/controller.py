@@ -22,8 +22,9 @@ from .errors import AnswerError, DatasetError, EventError, SourceError
 from .hashing import INPUT_HASH, TASK_HASH, set_hashes
 from .loaders import Stream, stream_length
 from .progress import ProgressInfo, RateMeter, estimate_from_losses, eta_seconds
+from .recipe_db import RecipeController
 from .routing import TaskRoutes
-from .task_shape import task_problem
+from .task_shape import short, task_problem
 from .views import check_view_config, missing_input, required_input
 
 Task = dict[str, Any]
@@ -143,7 +144,7 @@ class Controller:
                     for key in self._dataset_total:
                         self._dataset_total[key] += self._dataset_counts[session].get(key, 0)
             if self.components.on_load:
-                self.components.on_load(self)
+                self.components.on_load(self.for_recipe())
 
     def close(self) -> None:
         """Call `on_exit`; once, even if the run stopped on an error."""
@@ -152,7 +153,11 @@ class Controller:
                 return
             self._closed = True
             if self.components.on_exit:
-                self.components.on_exit(self)
+                self.components.on_exit(self.for_recipe())
+
+    def for_recipe(self) -> RecipeController:
+        """This controller as a recipe's callbacks see it: `db` is the recipe's database API."""
+        return RecipeController(self)
 
     def session_id(self, name: str | None = None) -> str:
         """The session id answers carry: "DATASET-NAME"."""
@@ -241,7 +246,11 @@ class Controller:
         pooled = routes.known(list(tasks))
         router = self.components.task_router
         new = [t for k, t in tasks.items() if k not in pooled]
-        routes.add([(t, None if router is None else router(self, session, t)) for t in new])
+        if router is None:
+            routes.add([(t, None) for t in new])
+        else:
+            ctrl = self.for_recipe()  # as a recipe's callbacks see the controller
+            routes.add([(t, router(ctrl, session, t)) for t in new])
         return tasks
 
     def team_sessions(self) -> list[str]:
@@ -391,7 +400,8 @@ class Controller:
                     else ""
                 )
                 self.notify(
-                    f"Warning: recipe '{self.recipe}': skipped {self._where()}: {problem}{more}."
+                    f"Warning: recipe '{self.recipe}': skipped {self._where()} "
+                    f"({short(task, 60)}): {problem}{more}."
                 )
             return None
         return set_hashes(task)

@@ -393,26 +393,6 @@ class Database:
                 last = row_id
                 yield load_json(content)
 
-    # the recipe API (contract section 11) ---------------------------------------------------
-    @property
-    def datasets(self) -> list[str]:
-        return self.dataset_names()
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self.dataset_id(name) is not None
-
-    def get_dataset(self, name: str) -> list[dict[str, Any]]:
-        """Every answer of a dataset, in the order saved."""
-        return list(self.iter_answers(name))
-
-    def add_dataset(self, name: str) -> None:
-        self.dataset_id(name, create=True)
-
-    def add_examples(self, examples: Iterable[dict[str, Any]], datasets: list[str]) -> int:
-        """Store answers (with their hashes) in each dataset; how many were new."""
-        rows = list(examples)
-        return sum(self.import_answers(name, rows) for name in datasets)
-
     def answer_rows(self, dataset: str) -> list[tuple[int, dict[str, Any]]]:
         """Every answer of a dataset with its row id, in the order saved (for rewriting)."""
         dataset_id = self.require_dataset(dataset)

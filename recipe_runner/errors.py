@@ -31,6 +31,16 @@ class NotAllowedError(RecipeRunnerError):
     """A session that config `allowed_sessions` leaves out; the web view answers 403."""
 
 
+class RecipeFailure(RecipeRunnerError):
+    """A recipe or one of its callbacks raised: told in one line (file, line, error); the
+    original exception is kept for `--traceback`."""
+
+    def __init__(self, message: str, original: BaseException) -> None:
+        super().__init__(message)
+        self.original = original
+        self.show_traceback = False  # --traceback was given
+
+
 class EventError(RecipeRunnerError):
     """An event hook call from the page that can't be made: an unknown hook, a payload the hook
     does not take, or a hook that refused it (ValueError)."""

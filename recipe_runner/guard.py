@@ -1,8 +1,8 @@
 """The web view's guard against other web pages in the annotator's browser: requests under a
 Host name the server doesn't answer to (DNS rebinding) get 421, cross-site requests to the API
 get 403, answers come as JSON only (415), and every response carries the headers that keep the
-page out of other pages' frames. Pure ASGI and a few lookups per request: it sits in front of
-the two requests of every batch."""
+page out of other pages' frames (the API's replies add them themselves, see server.JSONBytes).
+Pure ASGI and a few lookups per request: it sits in front of the two requests of every batch."""
 
 from __future__ import annotations
 
@@ -104,6 +104,7 @@ class Guard:
         origin = headers.get(b"origin")
         site = headers.get(b"sec-fetch-site")
         refusal = None
+        api = scope["path"].startswith("/api/")
         if host is not None and self.hosts is not None and not self._host_ok(host):
             shown = host.decode("latin-1")[:100]
             refusal = (
@@ -111,13 +112,16 @@ class Guard:
                 f"This server does not answer to the host name '{shown}'. Its operator can "
                 "add it to config 'allowed_hosts'.",
             )
-        elif scope["path"].startswith("/api/"):
+        elif api:
             if site in CROSS_SITE or (origin is not None and not self._same_origin(origin, host)):
                 refusal = (403, "Cross-site request refused: the API answers its own page only.")
             elif scope["method"] == "POST" and not _is_json(headers.get(b"content-type")):
                 refusal = (415, "Send the body as JSON, with 'Content-Type: application/json'.")
         if refusal is not None:
             await _refuse(send, *refusal)
+            return
+        if api:  # the API's replies carry the headers themselves: no wrapper on the hot paths
+            await self.app(scope, receive, send)
             return
 
         async def send_guarded(message: Message) -> None:

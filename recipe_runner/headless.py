@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from .controller import Controller
 from .errors import AnswerError
+from .hashing import TASK_HASH
 from .policies import resolve_policy
 from .runner import Notify, find_recipe, notify_stderr, prepare_run
 from .views import prefill
@@ -33,6 +35,12 @@ class HeadlessSummary:
     seconds: float = 0.0
     skipped_lines: int = 0
     skipped_tasks: int = 0  # tasks of the recipe's stream never served for their shape
+    refused: dict[str, int] = field(default_factory=dict)  # validate_answer's reason -> answers
+
+    @property
+    def failed(self) -> bool:
+        """Answers were refused by the recipe's `validate_answer`: the run did not do it all."""
+        return bool(self.refused)
 
     def line(self) -> str:
         parts = ", ".join(f"{self.counts.get(k, 0)} {k}" for k in ("accept", "reject", "ignore"))
@@ -45,6 +53,11 @@ class HeadlessSummary:
             text += f"; skipped {self.skipped_lines} invalid lines"
         if self.skipped_tasks:
             text += f"; skipped {self.skipped_tasks} invalid tasks"
+        if self.refused:
+            total = sum(self.refused.values())
+            most = sorted(self.refused.items(), key=lambda item: -item[1])
+            reasons = "; ".join(f"{reason!r} ({n})" for reason, n in most)
+            text += f"; {total} refused by validate_answer: {reasons}"
         if self.interrupted:
             text += "; interrupted, every answer made so far is saved"
         return text + "."
@@ -139,9 +152,13 @@ def _drive(
                         f"The answer policy made {len(result.invalid)} answer(s) that can't be "
                         f"saved (the good ones of the batch were): {result.invalid[0]['reason']}"
                     )
+                refused = Counter(error["message"] for error in result.errors)
+                for reason, n in refused.items():
+                    summary.refused[reason] = summary.refused.get(reason, 0) + n
+                refused_hashes = {error[TASK_HASH] for error in result.errors}
                 for task in answered:
                     verdict = task.get("answer")
-                    if verdict in counts:
+                    if verdict in counts and task.get(TASK_HASH) not in refused_hashes:
                         counts[verdict] += 1
                 summary.saved += result.saved
                 _advance(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
 import secrets
 import sqlite3
@@ -30,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .controller import Controller
 from .errors import ConfigError, EventError, NotAllowedError, RecipeRunnerError
-from .guard import Guard, allowed_host_names, send_json
+from .guard import SECURITY_HEADERS, Guard, allowed_host_names, send_json
 from .keymap import resolve_keys
 from .progress import ProgressInfo
 from .theme import recipe_css
@@ -179,7 +180,18 @@ ANSWERS_BODY = {
 
 
 class JSONBytes(Response):
+    """A JSON reply, with the security headers the Guard adds to pages (it leaves the API's
+    replies alone, so that the hot paths need no wrapper around `send`)."""
+
     media_type = "application/json"
+
+    def __init__(
+        self, content: bytes, status_code: int = 200, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(content, status_code, {**SECURITY_HEADER_STRINGS, **(headers or {})})
+
+
+SECURITY_HEADER_STRINGS = {k.decode(): v.decode() for k, v in SECURITY_HEADERS}
 
 
 class Reply(NamedTuple):
@@ -235,6 +247,20 @@ def warn_database_down(err: BaseException) -> None:
     print(f"Warning: the database can't be reached: {first}", file=sys.stderr, flush=True)
 
 
+def report_recipe_failure(recipe: str, err: BaseException) -> str:
+    """One line on stderr naming where the recipe raised (the whole traceback with
+    RR_TRACEBACK=1); the server keeps serving, and the page shows the line."""
+    from .runner import failure_line
+
+    line = failure_line(recipe, err)
+    if os.environ.get("RR_TRACEBACK", "") not in ("", "0"):
+        import traceback
+
+        traceback.print_exception(err, file=sys.stderr)
+    print(f"Error: {line}", file=sys.stderr, flush=True)
+    return line
+
+
 # basic auth -----------------------------------------------------------------------------------
 class BasicAuth:
     """Every page and endpoint needs the user and password (RR_BASIC_AUTH_USER / _PASS)."""
@@ -249,7 +275,7 @@ class BasicAuth:
             return
         body = dumps({"detail": "Authentication required."})
         challenge = (b"www-authenticate", b'Basic realm="recipe-runner", charset="UTF-8"')
-        await send_json(send, 401, body, [challenge])
+        await send_json(send, 401, body, [challenge, *SECURITY_HEADERS])
 
     def _allowed(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
@@ -458,7 +484,7 @@ def make_app(
         return reply({**_progress(controller.progress(sid)), **controller.stats(sid)})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    front: ASGIApp = HotPaths(app, questions=questions, answers=answers_reply)
+    front: ASGIApp = HotPaths(app, questions=questions, answers=answers_reply, recipe=recipe_name)
     if auth is not None:  # in front of the hot paths: it guards them too
         front = BasicAuth(front, user=auth[0], password=auth[1])
     allowed = config["allowed_hosts"]
@@ -478,10 +504,12 @@ class HotPaths:
         app: ASGIApp,
         questions: Callable[[str | None, bool, float], Reply],
         answers: Callable[[bytes | None, float], Reply],
+        recipe: str = "?",
     ) -> None:
         self.app = app
         self.questions = questions
         self.answers = answers
+        self.recipe = recipe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
@@ -507,9 +535,13 @@ class HotPaths:
             except DATABASE_DOWN_ERRORS as err:
                 warn_database_down(err)
                 result = problem_reply(503, DATABASE_DOWN)
+            except Exception as err:  # the recipe's stream or a callback raised
+                result = problem_reply(500, report_recipe_failure(self.recipe, err))
             if result is not None:
-                timing = [] if result.timing is None else [(b"server-timing", result.timing)]
-                await send_json(send, result.status, result.body, timing)
+                headers = SECURITY_HEADERS
+                if result.timing is not None:
+                    headers = [(b"server-timing", result.timing), *SECURITY_HEADERS]
+                await send_json(send, result.status, result.body, headers)
                 return
         await self.app(scope, receive, send)
 

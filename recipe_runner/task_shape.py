@@ -50,7 +50,7 @@ def _hash(key: str) -> Callable[[Task, Any], str | None]:
     def check(_task: Task, value: Any) -> str | None:
         if value is None or (type(value) is int and INT64 <= value < -INT64):
             return None
-        return f"'{key}' must be an integer (64 bits at most), not {_short(value)}"
+        return f"'{key}' must be an integer (64 bits at most), not {short(value)}"
 
     return check
 
@@ -174,9 +174,13 @@ def _nesting_within(value: Any, limit: int) -> bool:
 
 
 def _kind(value: Any) -> str:
-    return "null" if value is None else f"a {type(value).__name__}"
+    if value is None:
+        return "null"
+    name = type(value).__name__
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
 
 
-def _short(value: Any) -> str:
+def short(value: Any, size: int = 40) -> str:
+    """`value`'s repr, cut to `size` characters, for messages."""
     text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return text if len(text) <= size else text[: size - 3] + "..."

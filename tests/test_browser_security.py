@@ -318,3 +318,37 @@ def test_refused_answers_come_back_to_be_fixed_or_skipped_and_their_batch_is_sav
     }
     assert len(rows) == 7
     assert all(status == 200 for status in posts) and len(posts) <= 4
+
+
+def test_a_task_the_view_can_not_show_is_offered_for_skipping_not_left_loading(
+    new_page: Callable[[], Any],
+) -> None:
+    # The server never serves such a task; the page must cope all the same (a server of
+    # another version, a recipe's own JavaScript): the reply is changed on its way in.
+    texts = news_texts(3)
+
+    def poison(route: Any) -> None:
+        reply = route.fetch()
+        body = reply.json()
+        if body["tasks"]:
+            bad = [{"text": "t", "spans": "x", "_task_hash": 1}, {"options": "abc", "text": "o"}]
+            body["tasks"] = bad + body["tasks"]
+        route.fulfill(response=reply, json=body)
+
+    with live_server(news_mark, kwargs={"view_id": "choice"}) as server:
+        page = new_page()
+        page.route("**/api/questions*", poison)
+        page.goto(server.url + "/?session=s")
+        for _ in range(2):
+            page.wait_for_selector("#message.invalid button.skip")
+            assert "can't be shown" in page.inner_text("#message")
+            assert "Loading" not in page.inner_text("#content")
+            page.keyboard.press("a")  # answers nothing: the task can only be skipped
+            page.click("#message button.skip")
+        for text in texts:
+            page.wait_for_selector("#content .task-text")
+            assert shown_text(page).splitlines()[0] == text
+            page.keyboard.press("a")
+        page.keyboard.press("Control+s")
+        rows = wait_for_rows(server, 3)
+    assert [r["text"] for r in rows] == texts

@@ -41,7 +41,7 @@ def nested(depth: int) -> Any:
 
 # task -> words of its problem
 POISON: list[tuple[dict[str, Any], str]] = [
-    ({"text": 12345}, "'text' must be a string, not a int"),
+    ({"text": 12345}, "'text' must be a string, not an int"),
     ({"text": None}, "'text' must be a string, not null"),
     ({"html": ["<b>"]}, "'html' must be a string"),
     ({"text": "t", "spans": "x"}, "'spans' must be a list, not a str"),

@@ -29,7 +29,7 @@ def load(tmp_path: Path, dataset: str, rows: list[dict[str, Any]]) -> None:
 def answers_of(name: str) -> list[dict[str, Any]]:
     db = connect(load_config())
     try:
-        return db.get_dataset(name)
+        return list(db.iter_answers(name))
     finally:
         db.close()
 

@@ -38,7 +38,7 @@ def on_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 def answers_of(name: str) -> list[dict[str, Any]]:
     db = connect(load_config())
     try:
-        return db.get_dataset(name)
+        return list(db.iter_answers(name))
     finally:
         db.close()
 
