@@ -25,6 +25,7 @@ SCHEMA: dict[str, tuple[Any, tuple[type | None, ...]]] = {
     "instructions": (None, (str, None)),
     "labels": (None, (list, None)),
     "claim_timeout": (3600, (int, float)),
+    "shared_claims": (False, (bool,)),
     "db": ("sqlite", (str,)),
     "db_settings": ({}, (dict,)),
     "choice_style": ("multiple", (str,)),

@@ -14,16 +14,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .claims import AnsweredIn, ClaimStore, DatabaseClaims, MemoryClaims
 from .components import Components, call_with_accepted
 from .config import Config
-from .db import ANSWERS, Database, check_name
+from .db import ANSWERS, AnsweredIn, ClaimStore, Database, TaskRoutes, check_name, open_claims
 from .errors import AnswerError, DatasetError, EventError, SourceError
 from .hashing import INPUT_HASH, TASK_HASH, set_hashes
 from .loaders import Stream, stream_length
 from .progress import ProgressInfo, RateMeter, estimate_from_losses, eta_seconds
 from .recipe_db import RecipeController
-from .routing import TaskRoutes
 from .task_shape import short, task_problem
 from .views import check_view_config, missing_input, required_input
 
@@ -97,7 +95,6 @@ class Controller:
         self._tape: list[Task] = []
         self._cursors: dict[str, int] = {}
         self._known_sessions: set[str] = set()
-        self._served_keys: set[tuple[str, int]] = set()  # dedup when there is no dataset to ask
         self._dataset_counts: dict[str, Counts] = {}
         self._dataset_total = empty_counts()  # the sum of _dataset_counts, kept as they change
         self._run_counts: dict[str, int] = {}
@@ -114,7 +111,6 @@ class Controller:
         self._answered_in_scope: dict[str, list[AnsweredIn]] = {}
         # Claims use the dedup key: with exclude_by "input", one text is out once at a time.
         claim_key = self._key_name = INPUT_HASH if self.exclude_by == "input" else TASK_HASH
-        self.claims: ClaimStore = MemoryClaims(claim_key)
         # Teams (routing.py): with annotations_per_task or a task_router, who gets a task is
         # decided in the database, durably, so feed_overlap has no say.
         self.per_task: int | None = config.get("annotations_per_task")
@@ -126,9 +122,10 @@ class Controller:
             if self.per_task is not None or components.task_router is not None:
                 self.overlap = False
                 self.routes = TaskRoutes(self.db, dataset_id, self.per_task, self.exclude_by)
-                shared_claims = True
-            if shared_claims:
-                self.claims = DatabaseClaims(self.db, self.dataset, claim_key)
+        # Several server processes share claims in the database; one process keeps them.
+        # Routed tasks are claimed in the database always: the routing is durable.
+        shared = shared_claims or self.routes is not None
+        self.claims: ClaimStore = open_claims(self.db, self.dataset, claim_key, shared)
         self._check_exclude()
 
     # lifecycle ------------------------------------------------------------------------------
@@ -273,49 +270,24 @@ class Controller:
 
     def _unanswered(self, scope: str, tasks: list[Task]) -> list[Task]:
         """Drop (and release) claimed tasks that were answered meanwhile, e.g. before a crash."""
-        if not tasks or self.db is None:
+        if not tasks:
             return tasks
-        done = self._answered(scope, [self._key(t) for t in tasks])
-        if done:
-            self.claims.release(scope, [self._key(t) for t in tasks if self._key(t) in done])
-        return [t for t in tasks if self._key(t) not in done]
-
-    def _answered(self, scope: str, keys: list[int]) -> set[int]:
-        """The keys among `keys` that count as answered in `scope` (see `_answered_in`)."""
-        assert self.db is not None
-        done: set[int] = set()
-        for where in self._answered_in(scope):
-            ids = list(where.dataset_ids)
-            done |= self.db.answered_hashes(ids, keys, self.exclude_by, session=where.session)
-        return done
+        return self.claims.unanswered(scope, tasks, self._answered_in(scope))
 
     def _claim_new(self, session: str, wanted: int, pulled: list[Task]) -> list[Task] | None:
         """Claim for `session` up to `wanted` tasks of the stream that nobody has answered;
         None at the end of the stream. Every task read from the stream is added to `pulled`."""
-        scope = self._scope(session)
-        claims = self.claims
-        if isinstance(claims, DatabaseClaims) and claims.claims_unanswered:
-            # SQLite: the answered tasks are skipped by the claim's own statement.
-            raw = self._pull(session, wanted)
-            if not raw:
-                return None
-            pulled.extend(raw)
-            unique: dict[int, Task] = {}
-            for task in raw:
-                unique.setdefault(self._key(task), task)
-            where = self._answered_in(scope)
-            return claims.claim_unanswered(
-                scope, session, list(unique.values()), self.exclude_by, where
-            )
-        candidates = self._next_candidates(session, wanted, pulled)
-        if not candidates:
+        raw = self._pull(session, wanted)
+        if not raw:
             return None
-        won = claims.claim(scope, session, candidates, self.claim_timeout)
-        if isinstance(claims, DatabaseClaims):
-            # Another process may have saved an answer and released its claim between our
-            # check and our claim: check again now that it is ours.
-            won = self._unanswered(scope, won)
-        return won
+        pulled.extend(raw)
+        unique: dict[int, Task] = {}
+        for task in raw:
+            unique.setdefault(self._key(task), task)
+        scope = self._scope(session)
+        return self.claims.claim_unanswered(
+            scope, session, list(unique.values()), self.claim_timeout, self._answered_in(scope)
+        )
 
     def _answered_in(self, scope: str) -> list[AnsweredIn]:
         """Where a task of `scope` counts as answered: in this dataset or one named in
@@ -329,27 +301,6 @@ class Controller:
                 found = [AnsweredIn(dedup, scope), AnsweredIn(exclude)]
             self._answered_in_scope[scope] = found
         return found
-
-    def _next_candidates(self, session: str, wanted: int, pulled: list[Task]) -> list[Task]:
-        """Up to `wanted` tasks from the stream that nobody has answered yet; every task read
-        from the stream is added to `pulled`."""
-        scope = self._scope(session)
-        while True:
-            raw = self._pull(session, wanted)
-            if not raw:
-                return []
-            pulled.extend(raw)
-            unique: dict[int, Task] = {}
-            for task in raw:
-                unique.setdefault(self._key(task), task)
-            if self.db is not None:
-                done = self._answered(scope, list(unique))
-            else:
-                done = {k for k in unique if (scope, k) in self._served_keys}
-                self._served_keys.update((scope, k) for k in unique)
-            fresh = [t for k, t in unique.items() if k not in done]
-            if fresh:
-                return fresh
 
     def _give_back(self, session: str, tasks: list[Task]) -> None:
         """Undo the last pulls of `tasks` (in the order they were read)."""
@@ -461,7 +412,9 @@ class Controller:
                     raise AnswerError(
                         f"Recipe '{self.recipe}': before_db must return the list of answers."
                     )
-            new = self._save(to_save, scope, [self._key(a) for a in valid])
+            # Saved with the release of their claims: one transaction where the claims are in
+            # the database (one commit per batch, and never a release without its answers).
+            new = self.claims.save(to_save, scope, [self._key(a) for a in valid])
             if self.routes is not None:
                 self.routes.settle([self._key(a) for a in valid])
             for row_session, verdict in new:
@@ -510,27 +463,8 @@ class Controller:
         return answer
 
     def _not_stored_yet(self, session: str, answers: list[Task]) -> list[Task]:
-        if self.db is None or self.dataset is None:
-            return answers
-        dataset_id = self.db.dataset_id(self.dataset)
-        if dataset_id is None:
-            return answers
-        hashes = [a[TASK_HASH] for a in answers]
-        stored = self.db.answered_hashes([dataset_id], hashes, "task", session=session)
-        return [a for a in answers if a[TASK_HASH] not in stored]
-
-    def _save(self, answers: list[Task], scope: str, keys: list[int]) -> list[tuple[str, str]]:
-        """Save the answers and release the claims on `keys`: claims in the database go in
-        the answers' transaction (one commit per batch, and never a release without its
-        answers)."""
-        if isinstance(self.claims, DatabaseClaims) and self.db is not None and self.dataset:
-            return self.db.save_answers(self.dataset, answers, (scope, keys))
-        if self.db is None or self.dataset is None:
-            new = [(a["_session_id"], a["answer"]) for a in answers]
-        else:
-            new = self.db.save_answers(self.dataset, answers)
-        self.claims.release(scope, keys)
-        return new
+        stored = self.claims.saved_by(session, [a[TASK_HASH] for a in answers])
+        return [a for a in answers if a[TASK_HASH] not in stored] if stored else answers
 
     # event hooks ----------------------------------------------------------------------------
     def call_event(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:

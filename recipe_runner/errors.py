@@ -31,6 +31,11 @@ class NotAllowedError(RecipeRunnerError):
     """A session that config `allowed_sessions` leaves out; the web view answers 403."""
 
 
+class StoreUnavailable(RecipeRunnerError):
+    """The database can't be reached, or stayed locked longer than `db_settings.timeout`:
+    nothing was changed; trying again later may work (the web view answers 503)."""
+
+
 class RecipeFailure(RecipeRunnerError):
     """A recipe or one of its callbacks raised: told in one line (file, line, error); the
     original exception is kept for `--traceback`."""

@@ -73,7 +73,7 @@ def _answers_from(path: Path, default_answer: str) -> Iterator[dict[str, Any]]:
 
 
 def import_answers(dataset: str, path: Path, default_answer: str = "accept") -> tuple[int, int]:
-    """Import a JSONL file of answers in one transaction: (answers read, answers new)."""
+    """Import a JSONL file of answers, committed in chunks: (answers read, answers new)."""
     check_name(dataset)
     if default_answer not in ANSWERS:
         raise SourceError(f"--answer must be accept, reject or ignore, not {default_answer!r}.")

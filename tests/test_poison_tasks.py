@@ -102,8 +102,10 @@ def test_a_poison_line_stops_the_run_at_start_naming_file_and_line(tmp_path: Pat
     with pytest.raises(SourceError, match="line 2"):
         list(stream)
     skipping = get_stream(path, skip_invalid=True)
-    assert len(skipping) == 2
+    assert len(skipping) == 2  # counting notes the bad lines: reading skips them unchecked
     assert [t["text"] for t in skipping] == ["one", "two"] and skipping.skipped == 2
+    uncounted = get_stream(path, skip_invalid=True)  # read without counting: checked as read
+    assert [t["text"] for t in uncounted] == ["one", "two"] and uncounted.skipped == 2
 
 
 def test_a_poison_item_of_a_json_file_is_named(tmp_path: Path) -> None:

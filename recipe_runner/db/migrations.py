@@ -14,7 +14,8 @@ from collections.abc import Callable
 from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.engine import Engine
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from .schema import SCHEMA_VERSION, metadata, schema_info
 
 # Any constant will do, as long as it is the same in every process of every version.
 ADVISORY_LOCK_KEY = 727274
@@ -120,15 +121,11 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
 
 
 def current_version() -> int:
-    from .db import SCHEMA_VERSION
-
     return SCHEMA_VERSION
 
 
 def schema_version(conn: Connection) -> int | None:
     """The version a database is at; None when it has no schema yet."""
-    from .db import schema_info
-
     if not inspect(conn).has_table(schema_info.name):
         return None
     version = conn.execute(select(schema_info.c.version)).scalars().all()
@@ -137,9 +134,6 @@ def schema_version(conn: Connection) -> int | None:
 
 def migrate(engine: Engine) -> int:
     """Create the schema, or run the pending migrations, in one transaction; the version reached."""
-    from . import claims, routing  # noqa: F401  (register their tables on the metadata)
-    from .db import metadata, schema_info
-
     target = current_version()
     # Most opens find the schema current: check without taking any lock.
     with engine.connect() as conn:
