@@ -27,6 +27,10 @@ class AnswerError(RecipeRunnerError):
     """An answer that cannot be saved: invalid shape, or rejected by `validate_answer`."""
 
 
+class NotAllowedError(RecipeRunnerError):
+    """A session that config `allowed_sessions` leaves out; the web view answers 403."""
+
+
 class StoreUnavailable(RecipeRunnerError):
     """The database can't be reached, or stayed locked longer than `db_settings.timeout`:
     nothing was changed; trying again later may work (the web view answers 503)."""

@@ -103,8 +103,13 @@ def get_stream(
     skip_invalid: bool = False,
     input_key: str = "text",
 ) -> Stream:
-    """Open `source` (a path, or "-" for stdin) with the loader its suffix names."""
+    """Open `source` (a path, or "-" for stdin) with the loader its suffix names;
+    `dataset:NAME[:ANSWERS]` reads the tasks of a stored dataset (see dataset_source.py)."""
     name = str(source)
+    if name.startswith("dataset:") and loader is None:
+        from .dataset_source import dataset_stream
+
+        return dataset_stream(name)
     kind = loader or _loader_for(name)
     if kind not in LOADERS:
         raise SourceError(

@@ -32,7 +32,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .config import MAX_BATCH
 from .controller import Controller
-from .errors import ConfigError, EventError, RecipeRunnerError, StoreBroken, StoreUnavailable
+from .errors import (
+    ConfigError,
+    EventError,
+    NotAllowedError,
+    RecipeRunnerError,
+    StoreBroken,
+    StoreUnavailable,
+)
 from .guard import SECURITY_HEADERS, Guard, allowed_host_names, send_json
 from .jsonio import loads
 from .keymap import resolve_keys
@@ -204,6 +211,11 @@ def timed(value: Any, started: float) -> Reply:
 
 def reply(value: Any, status: int = 200) -> Response:
     return JSONBytes(dumps(value), status_code=status)
+
+
+def error_status(err: RecipeRunnerError) -> int:
+    """403 for a session `allowed_sessions` leaves out, 400 for any other expected error."""
+    return 403 if isinstance(err, NotAllowedError) else 400
 
 
 def problem(status: int, message: str) -> Response:
@@ -396,11 +408,22 @@ def make_app(
     timeout = controller.db.timeout if controller.db is not None else None
     off_loop = OffLoop(timeout)
     session_ids: dict[str | None, str] = {}  # the names seen, checked, and their ids
+    allowed = config.get("allowed_sessions")
+    allowed_names = None if allowed is None else frozenset(allowed)
 
     def session_of(name: str | None) -> str:
-        """Session NAME -> "DATASET-NAME"; a bad name is a RecipeRunnerError (400)."""
+        """Session NAME -> "DATASET-NAME"; a bad name is a RecipeRunnerError (400), a name
+        that `allowed_sessions` leaves out a NotAllowedError (403)."""
         found = session_ids.get(name)
         if found is None:
+            if allowed_names is not None and (name or "") not in allowed_names:
+                raise NotAllowedError(
+                    f"Session '{name or ''}' is not allowed here: open the page with "
+                    "?session=NAME, using the name you were given."
+                    if name
+                    else "This page needs your session name: open it with ?session=NAME, "
+                    "using the name you were given."
+                )
             found = controller.session_id(name or None)
             if len(session_ids) < MAX_SESSIONS_KEPT:
                 session_ids[name] = found
@@ -408,7 +431,7 @@ def make_app(
 
     @app.exception_handler(RecipeRunnerError)
     def expected_error(_request: Request, err: RecipeRunnerError) -> Response:
-        return problem(400, str(err))
+        return problem(error_status(err), str(err))
 
     # The database is unreachable, or too busy to answer in time: a 503, which a client may
     # retry (the page does), rather than a 500 with a traceback, which would say the server is
@@ -598,7 +621,7 @@ class HotPaths:
             except StoreBroken as err:
                 result = broken_problem(err)
             except RecipeRunnerError as err:
-                result = problem_reply(400, str(err))
+                result = problem_reply(error_status(err), str(err))
             except Exception as err:  # the recipe's stream or a callback raised
                 result = problem_reply(500, report_recipe_failure(self.recipe, err))
             if result is not None:

@@ -184,19 +184,79 @@ def dataset_stats(dataset: str | None) -> dict[str, Any] | list[dict[str, Any]]:
     try:
         if dataset is not None:
             db.require_dataset(dataset)
-            return _one(db, dataset)
+            return _one(db, dataset, team=True)
         return [_one(db, name) for name in db.dataset_names()]
     finally:
         db.close()
 
 
-def _one(db: Database, dataset: str) -> dict[str, Any]:
-    sessions: dict[str, dict[str, int]] = {}
+def _one(db: Database, dataset: str, team: bool = False) -> dict[str, Any]:
+    sessions: dict[str, dict[str, Any]] = {}
     totals = dict.fromkeys((*ANSWERS, "total"), 0)
     for session, counts in sorted(db.counts(dataset).items()):
-        row = {k: counts.get(k, 0) for k in ANSWERS}
+        row: dict[str, Any] = {k: counts.get(k, 0) for k in ANSWERS}
         row["total"] = sum(row.values())
         sessions[session] = row
-        for key, value in row.items():
-            totals[key] += value
+        for key in totals:
+            totals[key] += row[key]
+    if team:
+        _add_team_figures(db, dataset, sessions)
     return {"dataset": dataset, **totals, "sessions": sessions}
+
+
+def _add_team_figures(db: Database, dataset: str, sessions: dict[str, dict[str, Any]]) -> None:
+    """Each session's pace and its agreement with the others, read from its answers."""
+    from .agreement import session_agreement, session_pace
+
+    times: dict[str, list[float]] = {}
+    answers = []
+    for answer in db.iter_answers(dataset):
+        answers.append(answer)
+        stamp = answer.get("_timestamp")
+        if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+            times.setdefault(str(answer.get("_session_id") or ""), []).append(float(stamp))
+    agreeing = session_agreement(answers)
+    for session, row in sessions.items():
+        rate, median = session_pace(times.get(session, []))
+        row["answers_per_hour"] = None if rate is None else round(rate, 1)
+        row["median_seconds"] = None if median is None else round(median, 2)
+        row["agreement"] = agreeing.get(session)
+
+
+def dataset_iaa(dataset: str, kind: str, labels: list[str] | None = None) -> dict[str, Any]:
+    """`rr metric iaa KIND DATASET`: agreement between the sessions of a dataset."""
+    from .agreement import iaa
+
+    db = _open_db()
+    try:
+        db.require_dataset(dataset)
+        return {"dataset": dataset, **iaa(kind, db.iter_answers(dataset), labels)}
+    finally:
+        db.close()
+
+
+def merge_datasets(inputs: list[str], output: str, rehash: bool = False) -> tuple[int, int]:
+    """`rr db-merge`: copy the answers of `inputs` into `output` in one transaction (all or
+    nothing); with `rehash`, hashes are computed again from each answer. (answers read, new)."""
+    check_name(output)
+    if not inputs:
+        raise SourceError("Name the datasets to merge: rr db-merge IN1,IN2 OUT.")
+    if output in inputs:
+        raise SourceError(f"'{output}' is one of the datasets merged: write to a new dataset.")
+    db = _open_db()
+    try:
+        for name in inputs:
+            db.require_dataset(name)
+        read = 0
+
+        def answers() -> Iterator[dict[str, Any]]:
+            nonlocal read
+            for name in inputs:
+                for answer in db.iter_answers(name):
+                    read += 1
+                    yield set_hashes(answer, overwrite=True) if rehash else answer
+
+        added = db.import_answers(output, answers())
+    finally:
+        db.close()
+    return read, added

@@ -116,7 +116,7 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_data(
     db = Database(db_url)
     try:
         with db.engine.connect() as conn:
-            assert schema_version(conn) == SCHEMA_VERSION == 4
+            assert schema_version(conn) == SCHEMA_VERSION == 5
         assert [a["text"] for a in db.iter_answers("old")] == ["kept"]
         assert db.counts("old") == {"old-a": {"accept": 1, "reject": 0, "ignore": 0}}
         claims = DatabaseClaims(db, "old")

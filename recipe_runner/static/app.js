@@ -36,6 +36,7 @@ const state = {
   failing: false,
   answeredOnce: false,
   retryTimer: null,
+  refused: null, // why the server refuses this session (403), shown instead of tasks
 };
 
 const batchSize = () => state.config.batch_size || 10;
@@ -59,6 +60,12 @@ function fetchMore(fresh = false) {
       api.sessionId = reply.session;
     })
     .catch((err) => {
+      if (err instanceof ApiError && err.status === 403) {
+        // A session the run does not allow: say why, and ask no more.
+        state.refused = err.message;
+        state.exhausted = true;
+        return;
+      }
       if (!transient(err)) {
         // e.g. a read-only or corrupt database: asking again won't help; say so and stop.
         state.stopped = true;
@@ -102,7 +109,9 @@ function render() {
   if (!task) {
     state.view = null;
     say(null);
-    if (state.exhausted && !state.fetching) {
+    if (state.refused) {
+      content.replaceChildren(el("div", "empty refused", state.refused));
+    } else if (state.exhausted && !state.fetching) {
       content.replaceChildren(el("div", "empty", "No tasks available."));
       flush();
     } else {
@@ -140,6 +149,8 @@ function render() {
 // The views of the card: the view, or each of its blocks.
 function cardViews() {
   const viewId = state.project.view_id;
+  // A review task is edited in its own view (review_view_id).
+  if (viewId === "review") return [(state.current && state.current.review_view_id) || "text"];
   return viewId === "blocks" ? (state.config.blocks || []).map((b) => b.view_id) : [viewId];
 }
 
