@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import SourceError
+from .jsonio import loads as json_loads
 from .task_shape import task_problem
 
 Task = dict[str, Any]
@@ -42,6 +42,9 @@ class Stream:
         # Every task it yields passed task_shape's check already (a loader's own stream; not
         # one made by `map` or `apply`, whose function may change the tasks).
         self.shape_checked = False
+        # Once counting has read and checked every line: the lines it found invalid (skipped
+        # with skip_invalid), so that reading need not check each task's shape again.
+        self.bad_lines: set[int] | None = None
         self.line = 0  # line of the source the last task came from
 
     def __iter__(self) -> Iterator[Task]:
@@ -100,8 +103,13 @@ def get_stream(
     skip_invalid: bool = False,
     input_key: str = "text",
 ) -> Stream:
-    """Open `source` (a path, or "-" for stdin) with the loader its suffix names."""
+    """Open `source` (a path, or "-" for stdin) with the loader its suffix names;
+    `dataset:NAME[:ANSWERS]` reads the tasks of a stored dataset (see dataset_source.py)."""
     name = str(source)
+    if name.startswith("dataset:") and loader is None:
+        from .dataset_source import dataset_stream
+
+        return dataset_stream(name)
     kind = loader or _loader_for(name)
     if kind not in LOADERS:
         raise SourceError(
@@ -139,9 +147,9 @@ def get_stream(
     length = (
         (lambda: _count_json(path))
         if kind == "json"
-        else (lambda: _count_records(path, kind, skip_invalid))
+        else (lambda: _count_records(path, kind, skip_invalid, stream))
     )
-    stream = Stream(factory, length, name, skip_invalid=skip_invalid)
+    stream: Stream = Stream(factory, length, name, skip_invalid=skip_invalid)
     stream.shape_checked = True
     return stream
 
@@ -218,12 +226,16 @@ def _read_lines(file: Any, where: str, kind: str, stream: Stream) -> Iterator[Ta
         yield from _read_csv(file, where, stream)
         return
     fast = kind == "jsonl" and _orjson_loads is not None
+    known = stream.bad_lines  # counted already: the shapes are checked
+    check = _check_shape if known is None else _shape_counted
     for lineno, raw in _raw_lines(file, where):
         try:
+            if known and lineno in known:
+                raise SourceError(f"'{where}' line {lineno}: invalid (found when counting)")
             if fast and type(raw) is bytes:
                 quick = _quick_json_line(raw)
                 if quick is not None:
-                    _check_shape(quick, where, lineno)
+                    check(quick, where, lineno)
                     stream.line = lineno
                     yield quick
                     continue
@@ -235,7 +247,7 @@ def _read_lines(file: Any, where: str, kind: str, stream: Stream) -> Iterator[Ta
             if kind == "txt":
                 task: Any = {"text": text.strip()}
             else:
-                task = _check_shape(_parse_json_line(text, where, lineno), where, lineno)
+                task = check(_parse_json_line(text, where, lineno), where, lineno)
         except SourceError:
             if not skip:
                 raise
@@ -256,11 +268,11 @@ _LONG_NUMBER = b"0" * 19
 
 
 def _quick_json_line(raw: bytes) -> Task | None:
-    """The task on a JSONL line, read by orjson; None when the line is left to the standard
-    library's reading (_parse_json_line), which has the last word on it: not a JSON object,
-    malformed or blank, NaN, a byte-order mark, invalid UTF-8, or a number of 19 digits or
-    more, which orjson would read as a float where the standard library keeps an exact
-    integer. On everything else the two read the same values."""
+    """The task on a JSONL line, read by orjson; None when the line is left to
+    `_parse_json_line`, which has the last word on it (and names the line when it refuses
+    it): not a JSON object, malformed or blank, NaN, a byte-order mark, invalid UTF-8, or a
+    number of 19 digits or more, which orjson would read as a float where `jsonio.loads`
+    keeps an exact integer. On everything else the two read the same values."""
     if raw.translate(_DIGITS_AS_ZEROS).find(_LONG_NUMBER) >= 0:  # cheaper than bytes' `in`
         return None
     try:
@@ -272,7 +284,7 @@ def _quick_json_line(raw: bytes) -> Task | None:
 
 def _parse_json_line(text: str, where: str, lineno: int) -> Task:
     try:
-        task = json.loads(text)  # not srsly's: it reads some floats a unit off
+        task = json_loads(text)  # not srsly's: it reads some floats a unit off
     except ValueError as err:
         raise SourceError(
             f"'{where}' line {lineno}: malformed JSON ({err}). Fix the line, "
@@ -295,6 +307,11 @@ def _check_shape(task: Task, where: str, lineno: int, line: str = "line") -> Tas
             f"'{where}' {line} {lineno}: {problem}. Fix the task, "
             "or pass --skip-invalid to skip such lines."
         )
+    return task
+
+
+def _shape_counted(task: Task, _where: str, _lineno: int) -> Task:
+    """`_check_shape` for a stream whose count checked every line already."""
     return task
 
 
@@ -357,7 +374,7 @@ def _read_json(path: Path, stream: Stream) -> Iterator[Task]:
     if raw.startswith(UTF16_BOMS):
         raise SourceError(f"'{path}' is UTF-16 encoded. Save the file as UTF-8.")
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = json_loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as err:
         raise SourceError(
             f"'{path}': invalid UTF-8 at byte {err.start}. Save the file as UTF-8."
@@ -373,22 +390,34 @@ def _read_json(path: Path, stream: Stream) -> Iterator[Task]:
         yield _check_shape(task, str(path), i, "item")
 
 
-def _count_records(path: Path, kind: str, skip_invalid: bool = False) -> int:
+MAX_BAD_LINES_KEPT = 10_000  # more, and reading checks every line again instead
+
+
+def _count_records(
+    path: Path, kind: str, skip_invalid: bool = False, stream: Stream | None = None
+) -> int:
     """Count the tasks in a file without keeping them: its valid non-empty lines, or CSV rows.
     Every record is read as iterating would: an invalid one is an error here already, or left
-    out of the count with `skip_invalid`."""
+    out of the count with `skip_invalid`. `stream` is told which lines were invalid."""
     scratch = _scratch()
     scratch.skip_invalid = skip_invalid
     with path.open("rb") as file:
         if kind == "csv":
             return sum(1 for _ in _read_csv(file, str(path), scratch))
-        return _check_lines(file, str(path), kind, skip_invalid)
+        bad: set[int] = set()
+        count = _check_lines(file, str(path), kind, skip_invalid, bad)
+    if stream is not None and len(bad) <= MAX_BAD_LINES_KEPT:
+        stream.bad_lines = bad
+    return count
 
 
-def _check_lines(file: Any, where: str, kind: str, skip_invalid: bool) -> int:
-    """The lines `_read_lines` would yield tasks for, counted. A line is checked first with
-    orjson, several times faster than the standard library; only a line it refuses goes to the
-    parser the tasks are read with, which has the last word and words the error."""
+def _check_lines(
+    file: Any, where: str, kind: str, skip_invalid: bool, bad: set[int] | None = None
+) -> int:
+    """The lines `_read_lines` would yield tasks for, counted; the invalid ones skipped with
+    `skip_invalid` are added to `bad`. A line is checked first with orjson, several times
+    faster than the standard library; only a line it refuses goes to the parser the tasks are
+    read with, which has the last word and words the error."""
     count = 0
     fast = kind == "jsonl" and _orjson_loads is not None
     for lineno, raw in _raw_lines(file, where):
@@ -409,6 +438,8 @@ def _check_lines(file: Any, where: str, kind: str, skip_invalid: bool) -> int:
         except SourceError:
             if not skip_invalid:
                 raise
+            if bad is not None and len(bad) <= MAX_BAD_LINES_KEPT:
+                bad.add(lineno)
             continue
         count += 1
     return count
