@@ -25,6 +25,7 @@ so compare figures within a section, not across runs.
 | teach_latency | `teach_latency.py` |
 | preannotate | `preannotate.py` |
 | Web view load (PostgreSQL, 2 processes) | `load_pg.py` |
+| Team routing | `team_routing.py` |
 """
 
 

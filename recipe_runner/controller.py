@@ -16,7 +16,7 @@ from typing import Any
 
 from .components import Components, call_with_accepted
 from .config import Config
-from .db import ANSWERS, AnsweredIn, ClaimStore, Database, check_name, open_claims
+from .db import ANSWERS, AnsweredIn, ClaimStore, Database, TaskRoutes, check_name, open_claims
 from .errors import AnswerError, DatasetError, EventError, SourceError
 from .hashing import INPUT_HASH, TASK_HASH, set_hashes
 from .loaders import Stream, stream_length
@@ -28,6 +28,10 @@ from .views import check_view_config, missing_input, required_input
 Task = dict[str, Any]
 Counts = dict[str, int]
 MAX_SKIPS_TOLD = 20  # tasks skipped for their shape are told one by one up to this many
+# Routed tasks: pooled tasks looked at per request, and new tasks read from the stream per
+# request at most (a session the router passes over must not read an endless stream).
+POOL_SCAN = 50
+MAX_READ_PER_REQUEST = 500
 
 
 def empty_counts() -> Counts:
@@ -107,11 +111,21 @@ class Controller:
         self._answered_in_scope: dict[str, list[AnsweredIn]] = {}
         # Claims use the dedup key: with exclude_by "input", one text is out once at a time.
         claim_key = self._key_name = INPUT_HASH if self.exclude_by == "input" else TASK_HASH
+        # Teams (routing.py): with annotations_per_task or a task_router, who gets a task is
+        # decided in the database, durably, so feed_overlap has no say.
+        self.per_task: int | None = config.get("annotations_per_task")
+        self.routes: TaskRoutes | None = None
         if self.db is not None and self.dataset is not None:
             check_name(self.dataset)
-            self.db.dataset_id(self.dataset, create=True)
+            dataset_id = self.db.dataset_id(self.dataset, create=True)
+            assert dataset_id is not None
+            if self.per_task is not None or components.task_router is not None:
+                self.overlap = False
+                self.routes = TaskRoutes(self.db, dataset_id, self.per_task, self.exclude_by)
         # Several server processes share claims in the database; one process keeps them.
-        self.claims: ClaimStore = open_claims(self.db, self.dataset, claim_key, shared_claims)
+        # Routed tasks are claimed in the database always: the routing is durable.
+        shared = shared_claims or self.routes is not None
+        self.claims: ClaimStore = open_claims(self.db, self.dataset, claim_key, shared)
         self._check_exclude()
 
     # lifecycle ------------------------------------------------------------------------------
@@ -154,6 +168,8 @@ class Controller:
         then claims others let expire, then new tasks from the stream. [] when none are left."""
         with self._lock:
             self.start()
+            if self.routes is not None:
+                return self._routed_questions(self.routes, session, fresh)
             scope = self._scope(session)
             out: list[Task] = []
             if fresh or session not in self._known_sessions:
@@ -180,7 +196,74 @@ class Controller:
             return out
 
     def _scope(self, session: str) -> str:
-        return session if self.overlap else ""
+        return session if self.overlap or self.routes is not None else ""
+
+    def _routed_questions(self, routes: TaskRoutes, session: str, fresh: bool) -> list[Task]:
+        """The next batch when tasks are routed: the session's own unanswered tasks, then
+        pooled tasks it may take (answered by others first, as the pool is oldest first), then
+        new tasks from the stream, each routed as it enters the pool."""
+        out: list[Task] = []
+        if fresh or session not in self._known_sessions:
+            self._known_sessions.add(session)
+            out.extend(self._unanswered(session, self.claims.outstanding(session, session)))
+        if len(out) < self.batch_size:
+            pooled = routes.open_for(session, POOL_SCAN + self.batch_size)
+            for start in range(0, len(pooled), self.batch_size):
+                if len(out) >= self.batch_size:
+                    break
+                chunk = pooled[start : start + self.batch_size - len(out)]
+                out.extend(routes.claim(session, chunk, self.claim_timeout))
+        read = 0
+        while len(out) < self.batch_size and read < MAX_READ_PER_REQUEST:
+            raw = self._pull(session, self.batch_size - len(out))
+            if not raw:
+                break
+            read += len(raw)
+            unique: dict[int, Task] = {}
+            for task in raw:
+                unique.setdefault(self._key(task), task)
+            try:
+                unique = self._routed_into_pool(routes, session, unique)
+            except Exception:
+                # Not pooled: back to the stream, so that the next request routes them.
+                self._give_back(session, raw)
+                raise
+            out.extend(routes.claim(session, list(unique.values()), self.claim_timeout))
+        return out
+
+    def _routed_into_pool(
+        self, routes: TaskRoutes, session: str, tasks: dict[int, Task]
+    ) -> dict[int, Task]:
+        """Put the tasks read from the stream into the pool, each with its route (the
+        router's, for a task not pooled yet); those not answered in an `exclude` dataset."""
+        assert self.db is not None
+        if self._exclude_ids:
+            done = self.db.answered_hashes(self._exclude_ids, list(tasks), self.exclude_by)
+            tasks = {k: t for k, t in tasks.items() if k not in done}
+        pooled = routes.known(list(tasks))
+        router = self.components.task_router
+        new = [t for k, t in tasks.items() if k not in pooled]
+        if router is None:
+            routes.add([(t, None) for t in new])
+        else:
+            ctrl = self.for_recipe()  # as a recipe's callbacks see the controller
+            routes.add([(t, router(ctrl, session, t)) for t in new])
+        return tasks
+
+    def team_sessions(self) -> list[str]:
+        """The sessions of the team, for routers: those of `allowed_sessions` when set, else
+        every session seen in the dataset or by this run."""
+        allowed = self.config.get("allowed_sessions")
+        if allowed:
+            return sorted(self.session_id(name) for name in allowed)
+        seen = set(self._known_sessions)
+        if self.routes is not None:
+            seen |= self.routes.sessions()
+        return sorted(seen)
+
+    def routed_counts(self) -> dict[str, int]:
+        """Per session, the tasks routed to it by name (for balancing routers)."""
+        return {} if self.routes is None else self.routes.routed_counts()
 
     def _key(self, task: Task) -> int:
         return int(task[self._key_name])
@@ -211,7 +294,7 @@ class Controller:
         `exclude`; with feed_overlap, in this dataset only by the session itself."""
         found = self._answered_in_scope.get(scope)
         if found is None:
-            if not self.overlap:
+            if not self.overlap and self.routes is None:
                 found = [AnsweredIn(tuple(self._dedup_ids + self._exclude_ids))]
             else:
                 dedup, exclude = tuple(self._dedup_ids), tuple(self._exclude_ids)
@@ -332,6 +415,8 @@ class Controller:
             # Saved with the release of their claims: one transaction where the claims are in
             # the database (one commit per batch, and never a release without its answers).
             new = self.claims.save(to_save, scope, [self._key(a) for a in valid])
+            if self.routes is not None:
+                self.routes.settle([self._key(a) for a in valid])
             for row_session, verdict in new:
                 counts = self._dataset_counts.get(row_session)
                 if counts is None:
@@ -443,6 +528,8 @@ class Controller:
         return None if value is None else float(value)
 
     def _answered_for_progress(self, session: str) -> int:
+        if self.routes is not None:
+            return self._run_answered // (self.per_task or 1)
         return self.session_answered(session) if self.overlap else self._run_answered
 
     def _progress_value(self, session: str) -> float | None:
@@ -464,6 +551,12 @@ class Controller:
 
     def _finished(self, session: str) -> bool:
         """The stream is read to its end and every task served has been answered."""
+        if self.routes is not None:
+            return (
+                self._shared.done
+                and self.claims.count(session, session) == 0
+                and not self.routes.open_for(session, 1)
+            )
         if not self.overlap:
             return self._shared.done and self.claims.count("") == 0
         if self._reiterable:

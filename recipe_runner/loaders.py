@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import SourceError
+from .jsonio import loads as json_loads
 from .task_shape import task_problem
 
 Task = dict[str, Any]
@@ -103,8 +103,13 @@ def get_stream(
     skip_invalid: bool = False,
     input_key: str = "text",
 ) -> Stream:
-    """Open `source` (a path, or "-" for stdin) with the loader its suffix names."""
+    """Open `source` (a path, or "-" for stdin) with the loader its suffix names;
+    `dataset:NAME[:ANSWERS]` reads the tasks of a stored dataset (see dataset_source.py)."""
     name = str(source)
+    if name.startswith("dataset:") and loader is None:
+        from .dataset_source import dataset_stream
+
+        return dataset_stream(name)
     kind = loader or _loader_for(name)
     if kind not in LOADERS:
         raise SourceError(
@@ -263,11 +268,11 @@ _LONG_NUMBER = b"0" * 19
 
 
 def _quick_json_line(raw: bytes) -> Task | None:
-    """The task on a JSONL line, read by orjson; None when the line is left to the standard
-    library's reading (_parse_json_line), which has the last word on it: not a JSON object,
-    malformed or blank, NaN, a byte-order mark, invalid UTF-8, or a number of 19 digits or
-    more, which orjson would read as a float where the standard library keeps an exact
-    integer. On everything else the two read the same values."""
+    """The task on a JSONL line, read by orjson; None when the line is left to
+    `_parse_json_line`, which has the last word on it (and names the line when it refuses
+    it): not a JSON object, malformed or blank, NaN, a byte-order mark, invalid UTF-8, or a
+    number of 19 digits or more, which orjson would read as a float where `jsonio.loads`
+    keeps an exact integer. On everything else the two read the same values."""
     if raw.translate(_DIGITS_AS_ZEROS).find(_LONG_NUMBER) >= 0:  # cheaper than bytes' `in`
         return None
     try:
@@ -279,7 +284,7 @@ def _quick_json_line(raw: bytes) -> Task | None:
 
 def _parse_json_line(text: str, where: str, lineno: int) -> Task:
     try:
-        task = json.loads(text)  # not srsly's: it reads some floats a unit off
+        task = json_loads(text)  # not srsly's: it reads some floats a unit off
     except ValueError as err:
         raise SourceError(
             f"'{where}' line {lineno}: malformed JSON ({err}). Fix the line, "
@@ -369,7 +374,7 @@ def _read_json(path: Path, stream: Stream) -> Iterator[Task]:
     if raw.startswith(UTF16_BOMS):
         raise SourceError(f"'{path}' is UTF-16 encoded. Save the file as UTF-8.")
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = json_loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as err:
         raise SourceError(
             f"'{path}': invalid UTF-8 at byte {err.start}. Save the file as UTF-8."

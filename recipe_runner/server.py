@@ -30,9 +30,18 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .config import MAX_BATCH
 from .controller import Controller
-from .errors import ConfigError, EventError, RecipeRunnerError, StoreUnavailable
+from .errors import (
+    ConfigError,
+    EventError,
+    NotAllowedError,
+    RecipeRunnerError,
+    StoreBroken,
+    StoreUnavailable,
+)
 from .guard import SECURITY_HEADERS, Guard, allowed_host_names, send_json
+from .jsonio import loads
 from .keymap import resolve_keys
 from .progress import ProgressInfo
 from .theme import recipe_css
@@ -42,39 +51,20 @@ STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 32 * 1024 * 1024  # a batch of answers far larger than this is a mistake
 MAX_SESSIONS_KEPT = 10_000  # session ids remembered, so that a name is checked once
 
-# orjson overflows the C stack (a segfault: the server is gone) on arrays nested about 100,000
-# deep. A body with more brackets than this goes to the standard library's parser instead.
-DEEP_BODY = 4096
-
-
-def _stdlib_loads(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-
-
 try:  # orjson is several times faster on task lists; the standard library does the same job
     import orjson
 
     def dumps(value: Any) -> bytes:
         try:
             return orjson.dumps(value)
-        except TypeError:  # e.g. an integer beyond 64 bits in a task
-            return json.dumps(value, ensure_ascii=False).encode("utf-8")
-
-    def loads(raw: bytes) -> Any:
-        if raw.count(b"[") + raw.count(b"{") > DEEP_BODY:
-            return _stdlib_loads(raw)
-        return orjson.loads(raw)
+        except TypeError:  # e.g. an integer beyond 64 bits, or a lone surrogate, in a task
+            # ASCII: a lone surrogate is written as its escape rather than failing to encode.
+            return json.dumps(value).encode("ascii")
 
 except ImportError:  # pragma: no cover - depends on the environment
 
     def dumps(value: Any) -> bytes:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-    def loads(raw: bytes) -> Any:
-        return _stdlib_loads(raw)
 
 
 # request and response shapes ------------------------------------------------------------------
@@ -168,6 +158,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut},
     403: {"model": ErrorOut, "description": "A cross-site request, or a session not allowed."},
     421: {"model": ErrorOut, "description": "A Host name the server does not answer to."},
+    500: {"model": ErrorOut, "description": "The database is read-only or corrupt: don't retry."},
     503: {"model": ErrorOut, "description": "The database can't be reached; try again."},
 }
 ANSWERS_BODY = {
@@ -222,6 +213,11 @@ def reply(value: Any, status: int = 200) -> Response:
     return JSONBytes(dumps(value), status_code=status)
 
 
+def error_status(err: RecipeRunnerError) -> int:
+    """403 for a session `allowed_sessions` leaves out, 400 for any other expected error."""
+    return 403 if isinstance(err, NotAllowedError) else 400
+
+
 def problem(status: int, message: str) -> Response:
     return reply({"detail": message}, status)
 
@@ -244,6 +240,13 @@ def database_problem(err: StoreUnavailable) -> Reply:
     message = str(err)  # "The database can't be reached: ..."
     print(f"Warning: {message[:1].lower()}{message[1:]}", file=sys.stderr, flush=True)
     return problem_reply(503, DATABASE_SLOW if isinstance(err, StoreTimeout) else DATABASE_DOWN)
+
+
+def broken_problem(err: StoreBroken) -> Reply:
+    """The 500 of a read-only or corrupt database file: no outage, so the page shows it
+    instead of retrying; one error line on stderr."""
+    print(f"Error: {err}", file=sys.stderr, flush=True)
+    return problem_reply(500, str(err))
 
 
 def report_recipe_failure(recipe: str, err: BaseException) -> str:
@@ -372,7 +375,7 @@ def make_app(
     app behind HotPaths, and BasicAuth in front of both).
 
     `auth` is (user, password) for basic auth; when left out, RR_BASIC_AUTH_USER and
-    RR_BASIC_AUTH_PASS are read, and auth is on when both are set."""
+    RR_BASIC_AUTH_PASS are read: auth is on when both are set, an error when one is missing."""
     if auth is None:
         auth = auth_from_env()
     config = controller.config
@@ -405,11 +408,22 @@ def make_app(
     timeout = controller.db.timeout if controller.db is not None else None
     off_loop = OffLoop(timeout)
     session_ids: dict[str | None, str] = {}  # the names seen, checked, and their ids
+    allowed = config.get("allowed_sessions")
+    allowed_names = None if allowed is None else frozenset(allowed)
 
     def session_of(name: str | None) -> str:
-        """Session NAME -> "DATASET-NAME"; a bad name is a RecipeRunnerError (400)."""
+        """Session NAME -> "DATASET-NAME"; a bad name is a RecipeRunnerError (400), a name
+        that `allowed_sessions` leaves out a NotAllowedError (403)."""
         found = session_ids.get(name)
         if found is None:
+            if allowed_names is not None and (name or "") not in allowed_names:
+                raise NotAllowedError(
+                    f"Session '{name or ''}' is not allowed here: open the page with "
+                    "?session=NAME, using the name you were given."
+                    if name
+                    else "This page needs your session name: open it with ?session=NAME, "
+                    "using the name you were given."
+                )
             found = controller.session_id(name or None)
             if len(session_ids) < MAX_SESSIONS_KEPT:
                 session_ids[name] = found
@@ -417,7 +431,7 @@ def make_app(
 
     @app.exception_handler(RecipeRunnerError)
     def expected_error(_request: Request, err: RecipeRunnerError) -> Response:
-        return problem(400, str(err))
+        return problem(error_status(err), str(err))
 
     # The database is unreachable, or too busy to answer in time: a 503, which a client may
     # retry (the page does), rather than a 500 with a traceback, which would say the server is
@@ -425,6 +439,10 @@ def make_app(
     @app.exception_handler(StoreUnavailable)
     def unreachable_database(_request: Request, err: StoreUnavailable) -> Response:
         return database_problem(err).response()
+
+    @app.exception_handler(StoreBroken)
+    def broken_database(_request: Request, err: StoreBroken) -> Response:
+        return broken_problem(err).response()
 
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
@@ -512,6 +530,12 @@ def make_app(
             session, answers = parse_answers(raw)
         except ValueError as err:
             return problem_reply(422, f"Expected {{'session': NAME, 'answers': [...]}}: {err}")
+        if len(answers) > MAX_BATCH:
+            return problem_reply(
+                413,
+                f"{len(answers):,} answers in one request; at most {MAX_BATCH:,} are taken. "
+                "Send them in smaller batches; nothing was saved.",
+            )
         sid = session_of(session)
         result = controller.receive_answers(sid, answers)
         return timed(
@@ -594,8 +618,10 @@ class HotPaths:
                     result = await self.off_loop(self.answers, raw, time.perf_counter())
             except StoreUnavailable as err:
                 result = database_problem(err)
+            except StoreBroken as err:
+                result = broken_problem(err)
             except RecipeRunnerError as err:
-                result = problem_reply(400, str(err))
+                result = problem_reply(error_status(err), str(err))
             except Exception as err:  # the recipe's stream or a callback raised
                 result = problem_reply(500, report_recipe_failure(self.recipe, err))
             if result is not None:
@@ -676,11 +702,22 @@ def parse_answers(raw: bytes) -> tuple[str | None, list[Any]]:
 
 
 def auth_from_env() -> tuple[str, str] | None:
+    """(user, password) from RR_BASIC_AUTH_USER / RR_BASIC_AUTH_PASS; None when neither is
+    set. Only one of them set, or an empty password, is a ConfigError: a server the user
+    believes protected must not start open."""
     import os
 
     user = os.environ.get("RR_BASIC_AUTH_USER")
     password = os.environ.get("RR_BASIC_AUTH_PASS")
-    return (user, password) if user and password else None
+    if user is None and password is None:
+        return None
+    if not user or not password:
+        missing = "RR_BASIC_AUTH_USER" if not user else "RR_BASIC_AUTH_PASS"
+        raise ConfigError(
+            f"Basic auth is half set up: {missing} is empty or unset. Set both "
+            "RR_BASIC_AUTH_USER and RR_BASIC_AUTH_PASS (a non-empty password), or neither."
+        )
+    return user, password
 
 
 def _progress(info: ProgressInfo) -> dict[str, Any]:

@@ -16,6 +16,7 @@ BACKENDS = {
     "recipe_runner.db.claims",
     "recipe_runner.db.migrations",
     "recipe_runner.db.outages",
+    "recipe_runner.db.routes",
 }
 LIBRARIES = {"sqlite3", "sqlalchemy", "psycopg"}
 

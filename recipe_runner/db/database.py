@@ -22,11 +22,13 @@ from .outages import DEFAULT_TIMEOUT, guarded
 from .schema import (
     ANSWERS,
     INPUT_INDEX_DDL,
+    answer_row,
     answer_values,
     answers,
     check_name,
     claims,
     datasets,
+    route_tasks,
 )
 
 
@@ -140,6 +142,7 @@ class Database:
         dataset = self.require_dataset(name)
         with self.engine.begin() as conn:
             conn.execute(delete(claims).where(claims.c.dataset_id == dataset))
+            conn.execute(delete(route_tasks).where(route_tasks.c.dataset_id == dataset))
             removed = conn.execute(delete(answers).where(answers.c.dataset_id == dataset)).rowcount
             conn.execute(delete(datasets).where(datasets.c.id == dataset))
         self._dataset_ids.pop(name, None)
@@ -252,6 +255,43 @@ class Database:
         )
         with self.engine.connect() as conn:
             return list(conn.execute(stmt).all())
+
+    # rewriting answers (rr relabel) -----------------------------------------------------------
+    @guarded
+    def answer_rows(self, dataset: str) -> list[tuple[int, dict[str, Any]]]:
+        """Every answer of a dataset with its row id, in the order saved (for rewriting)."""
+        dataset_id = self.require_dataset(dataset)
+        stmt = (
+            select(answers.c.id, answers.c.content)
+            .where(answers.c.dataset_id == dataset_id)
+            .order_by(answers.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [(int(i), load_json(c)) for i, c in conn.execute(stmt)]
+
+    @guarded
+    def rewrite_answers(self, remove: list[int], add: dict[str, list[dict[str, Any]]]) -> int:
+        """In one transaction: delete the answers with the row ids `remove`, then store the
+        answers of `add` (dataset name -> answers; a dataset is created if new). How many
+        answers were stored."""
+        added = 0
+        insert = insert_ignoring(self.engine, answers).returning(answers.c.id)
+        with self.engine.begin() as conn:
+            for start in range(0, len(remove), 500):
+                chunk = remove[start : start + 500]
+                conn.execute(delete(answers).where(answers.c.id.in_(chunk)))
+            for name, batch in add.items():
+                found = conn.execute(select(datasets.c.id).where(datasets.c.name == name)).scalar()
+                if found is None:
+                    check_name(name)
+                    conn.execute(datasets.insert().values(name=name, created=time.time()))
+                    found = conn.execute(
+                        select(datasets.c.id).where(datasets.c.name == name)
+                    ).scalar()
+                rows = [answer_row(found, a, time.time()) for a in batch]
+                for start in range(0, len(rows), 500):
+                    added += len(conn.execute(insert.values(rows[start : start + 500])).all())
+        return added
 
 
 def _timeout(settings: dict[str, Any]) -> float:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 # Answers are stored and exported with the standard library's JSON, not srsly's ujson, which
 # writes floats with about ten significant digits (a score of 1e-20 becomes 0.0) and reads some
 # one unit off in the last place: an answer must come back exactly as it went in.
-_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _make_encoder = json.encoder.c_make_encoder  # type: ignore[attr-defined]
 
 
@@ -25,28 +26,38 @@ except ImportError:  # pragma: no cover - orjson is a dependency
 
 def dump_json(value: Any) -> str:
     """`_encoder.encode(value)`: JSON that the standard library reads back as `value`
-    exactly. orjson writes it when it can: it writes floats as shortest round-trip text too,
-    but NaN and the infinities as null, so any output with a null in it is written again by
-    the standard library, like anything orjson refuses (an integer over 64 bits, a non-string
-    key)."""
+    exactly, except NaN and the infinities, which JSON can't hold: they are written as null
+    (as orjson and browsers write them), so that every stored answer is valid JSON for any
+    reader. orjson writes it when it can; anything it refuses (an integer over 64 bits, a
+    non-string key) is written by the standard library."""
     if _orjson_dumps is not None:
         try:
-            raw = _orjson_dumps(value, option=_ORJSON_OPTIONS)
+            return _orjson_dumps(value, option=_ORJSON_OPTIONS).decode()
         except TypeError:
             pass
-        else:
-            if raw.find(b"null") < 0:  # not `in`: bytes' `in` tries an int first, and raises
-                return raw.decode()
-    return _stdlib_dump_json(value)
+    try:
+        return _stdlib_dump_json(value)
+    except ValueError:  # a float JSON can't hold, in what orjson refused
+        return _stdlib_dump_json(_finite(value))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _stdlib_dump_json(value: Any) -> str:
     """`_encoder.encode(value)`, calling the C encoder the way it does, without its per-call
-    set-up in Python."""
+    set-up in Python; ValueError for NaN and the infinities."""
     if _make_encoder is None:  # pragma: no cover - CPython always has it
         return _encoder.encode(value)
     encode = _make_encoder(
-        {}, _encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+        {}, _encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
     )
     return "".join(encode(value, 0))
 

@@ -80,11 +80,43 @@ def _v4_no_claim_indexes(conn: Connection) -> None:
     conn.execute(text("DROP INDEX IF EXISTS ix_claims_expiry"))
 
 
+def _v5_route_tasks(conn: Connection) -> None:
+    """Version 5: the pool of routed tasks (annotations_per_task, task_router): each task a
+    team shares, with the sessions it is routed to and whether it has all its answers."""
+    conn.execute(
+        text(
+            "CREATE TABLE IF NOT EXISTS route_tasks ("
+            f"id {_id_type(conn)}, dataset_id {_ref_type(conn)} NOT NULL "
+            "REFERENCES datasets (id) ON DELETE CASCADE, task_key BIGINT NOT NULL, "
+            "sessions TEXT, complete INTEGER DEFAULT '0' NOT NULL, created FLOAT NOT NULL, "
+            "content TEXT NOT NULL, CONSTRAINT uq_route_task UNIQUE (dataset_id, task_key))"
+        )
+    )
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_route_tasks_open "
+            "ON route_tasks (dataset_id, complete, id)"
+        )
+    )
+
+
+def _ref_type(conn: Connection) -> str:
+    """The type of a column referring to an id: as wide as the id."""
+    return "BIGINT" if conn.dialect.name == "postgresql" else "INTEGER"
+
+
+def _id_type(conn: Connection) -> str:
+    if conn.dialect.name == "postgresql":
+        return "BIGSERIAL NOT NULL PRIMARY KEY"
+    return "INTEGER NOT NULL PRIMARY KEY"
+
+
 # version -> the step that brings a database from version - 1 to it. Version 1 is the first schema.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_claim_indexes,
     3: _v3_answer_keys,
     4: _v4_no_claim_indexes,
+    5: _v5_route_tasks,
 }
 
 

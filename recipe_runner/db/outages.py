@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import exc
 
-from ..errors import StoreUnavailable
+from ..errors import StoreBroken, StoreUnavailable, broken_database
 
 # Seconds a call waits for a database that is locked or slow to answer, then gives up.
 DEFAULT_TIMEOUT = 10.0
@@ -40,16 +40,35 @@ def unavailable_error(err: BaseException) -> StoreUnavailable:
     return StoreUnavailable(f"The database can't be reached: {first}")
 
 
+def broken_error(err: BaseException) -> StoreBroken | None:
+    """StoreBroken when a driver's error says the file is read-only or corrupt; else None."""
+    if not isinstance(err, (exc.DatabaseError, sqlite3.DatabaseError)):
+        return None
+    what = broken_database(err)
+    if what is None:
+        return None
+    reason = getattr(err, "orig", None) or err
+    first = (str(reason).strip().splitlines() or [type(reason).__name__])[0]
+    return StoreBroken(
+        f"The database is {what} ({first}): nothing was saved, and retrying won't help. "
+        "Fix the database file (its permissions, or restore it) and start rr again."
+    )
+
+
 def guarded(method: F) -> F:
-    """`method`, raising StoreUnavailable for an outage instead of the driver's error."""
+    """`method`, raising StoreUnavailable for an outage, StoreBroken for a read-only or corrupt
+    file, instead of the driver's error."""
 
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
-        except StoreUnavailable:
+        except (StoreUnavailable, StoreBroken):
             raise
         except Exception as err:
+            broken = broken_error(err)
+            if broken is not None:
+                raise broken from err
             if is_outage(err):
                 raise unavailable_error(err) from err
             raise

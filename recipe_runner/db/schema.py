@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -26,7 +27,7 @@ from sqlalchemy import (
 from ..errors import DatasetError
 from .encoding import dump_json
 
-SCHEMA_VERSION = 4  # migrations.py brings older databases up to it
+SCHEMA_VERSION = 5  # migrations.py brings older databases up to it
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
 ANSWERS = ("accept", "reject", "ignore")
 
@@ -74,6 +75,23 @@ claims = Table(
     # claim and every release (schema version 4 dropped the two of version 2).
     UniqueConstraint("dataset_id", "scope", "task_hash", name="uq_claim"),
 )
+# The pool of routed tasks (annotations_per_task, task_router; see routes.py): each task a team
+# shares, with the sessions a router chose for it and whether it has all its answers.
+route_tasks = Table(
+    "route_tasks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("dataset_id", Id, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("task_key", BigInteger, nullable=False),
+    # JSON list of the session ids a router chose; null: any session, up to N.
+    Column("sessions", Text, nullable=True),
+    # 1 once enough sessions answered: the pool look-up passes it by.
+    Column("complete", Integer, nullable=False, server_default="0"),
+    Column("created", Float, nullable=False),
+    Column("content", Text, nullable=False),
+    UniqueConstraint("dataset_id", "task_key", name="uq_route_task"),
+)
+Index("ix_route_tasks_open", route_tasks.c.dataset_id, route_tasks.c.complete, route_tasks.c.id)
 schema_info = Table(
     "rr_schema",
     metadata,
