@@ -18,11 +18,10 @@ DEFAULT_KEYS: dict[str, list[str]] = {
     "save": ["ctrl+s"],
     "help": ["h", "?"],
 }
-# Keys that keep one meaning: escape leaves a text field or closes the help; 1-9 choose the
-# labels and options that have no key of their own, in the order the page shows them.
-RESERVED = {"escape": "close the help / leave a text field"} | {
-    str(n): "choose a label or option by its number" for n in range(1, 10)
-}
+# A key that keeps one meaning: escape leaves a text field or closes the help. The digits 1-9
+# are not kept: a digit given to a label, option or action is its key, and the page hands the
+# remaining digits to the labels and options without a key of their own (keys.js).
+RESERVED = {"escape": "close the help / leave a text field"}
 NAMED = {
     "space",
     "enter",

@@ -374,3 +374,68 @@ def test_custom_code_style_theme_keys_and_an_event_hook(open_view: Any) -> None:
     expected = "tech" if "Silicon" in texts[1] or "Coding" in texts[1] else "politics"
     assert by_text[texts[1]]["accept"] == [expected]
     assert by_text[texts[2]]["answer"] == "ignore"
+
+
+@recipe("news.spans_and_topic_keys")
+def news_spans_and_topic_keys(**config: Any) -> dict[str, Any]:
+    """The shape of a Prodigy blocks recipe: spans and a multiple choice per headline, the
+    options added to each task by the stream, and `keymap_by_label` handing out digits."""
+
+    def with_options(tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for task in tasks:
+            yield {**task, "options": [{"id": o, "text": o.title()} for o in TOPICS]}
+
+    return {
+        "dataset": "keyed",
+        "stream": with_options([{"text": t["text"]} for t in news(2)]),
+        "view_id": "blocks",
+        "config": {
+            "labels": ["PERSON", "ORG", "PLACE"],
+            "blocks": [{"view_id": "spans_manual"}, {"view_id": "choice", "text": None}],
+            "choice_style": "multiple",
+            # The page shows politics, business, tech; their keys run the other way.
+            "keymap_by_label": {"tech": "1", "politics": "2", "business": "3"}
+            | {"PERSON": "q", "PLACE": "5"},
+            **config,
+        },
+    }
+
+
+TOPICS = ["politics", "business", "tech"]
+
+
+def test_digits_given_by_keymap_by_label_choose_their_own_items(open_view: Any) -> None:
+    texts = [t["text"] for t in news(2)]
+    with live_server(news_spans_and_topic_keys) as server:
+        page = open_view(server)
+        # Each item's own key on its badge; ORG, without one, takes the first digit left (4).
+        assert page.locator("#label-bar kbd").all_inner_texts() == ["q", "4", "5"]
+        assert page.locator(".option kbd").all_inner_texts() == ["2", "3", "1"]
+        page.keyboard.press("h")
+        help_text = page.inner_text("#help-keys")
+        assert "1\tchoose tech" in help_text and "q\tchoose PERSON" in help_text
+        assert "4 6 7 8 9\tchoose an option / a label in turn" in help_text
+        page.keyboard.press("Escape")
+
+        def chosen() -> list[str]:
+            return [str(t).split()[-1] for t in page.locator(".option.selected").all_inner_texts()]
+
+        page.keyboard.press("1")
+        assert chosen() == ["Tech"]
+        page.keyboard.press("3")
+        assert chosen() == ["Business", "Tech"]
+        page.keyboard.press("4")  # ORG, not an option
+        assert page.inner_text("#label-bar .active").endswith("ORG")
+        drag(page, 0, 1)
+        assert tags(page) == ["ORG ×"]
+        page.keyboard.press("a")
+        assert text_of(page) == texts[1]
+        page.keyboard.press("2")
+        assert chosen() == ["Politics"]
+        page.keyboard.press("a")
+        page.wait_for_selector("#content .empty")
+        rows = wait_for_rows(server, 2)
+    by_text = {r["text"]: r for r in rows}
+    assert sorted(by_text[texts[0]]["accept"]) == ["business", "tech"]
+    assert [s["label"] for s in by_text[texts[0]]["spans"]] == ["ORG"]
+    assert by_text[texts[1]]["accept"] == ["politics"]

@@ -211,6 +211,13 @@ def test_keymap_and_keymap_by_label_are_normalised() -> None:
     assert keys["labels"] == {"PERSON": "p", "ORG": "arrowleft"}
 
 
+def test_digits_given_by_keymap_by_label_are_those_labels_keys() -> None:
+    """Recipes written for Prodigy give the digits to labels; the page's numbering skips them."""
+    keys = resolve_keys({"keymap_by_label": {"product": "1", "amount": "2", "greet": "q"}})
+    assert keys["labels"] == {"product": "1", "amount": "2", "greet": "q"}
+    assert load_config({"keymap_by_label": {"ORG": "1"}, "keymap": {"undo": "9"}})
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
@@ -224,7 +231,15 @@ def test_keymap_and_keymap_by_label_are_normalised() -> None:
             {"keymap_by_label": {"ORG": "o", "PER": "O"}},
             """key 'o' is mapped to both label "ORG" and label "PER\"""",
         ),
-        ({"keymap_by_label": {"ORG": "1"}}, "key '1' is mapped to both choose a label or option"),
+        (
+            {"keymap_by_label": {"ORG": "1", "PER": "1"}},
+            """key '1' is mapped to both label "ORG" and label "PER\"""",
+        ),
+        (
+            {"keymap_by_label": {"ORG": "A"}},
+            """key 'a' is mapped to both accept and label "ORG\"""",
+        ),
+        ({"keymap_by_label": {"ORG": "Esc"}}, "key 'escape' is mapped to both close the help"),
         ({"keymap": {"undo": "escape"}}, "key 'escape' is mapped to both close the help"),
         ({"keymap": {"acept": "k"}}, "unknown action 'acept'. Did you mean 'accept'"),
         ({"keymap": {"accept": "entr"}}, "unknown key 'entr'.*Did you mean 'enter'"),

@@ -104,7 +104,7 @@ function render() {
   $("meta").replaceChildren();
   $("score").hidden = true;
   state.broken = false;
-  state.cardKeys = new CardKeys(state.keys.labels);
+  state.cardKeys = new CardKeys(state.keys);
   paintLabels();
   if (!task) {
     state.view = null;

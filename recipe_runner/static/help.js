@@ -1,6 +1,8 @@
 // The help overlay: the keys, and the run's `instructions` (an HTML file, or Markdown rendered
 // here by a small converter that escapes everything first).
 
+import { freeDigits } from "./keys.js";
+
 function escape(text) {
   return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
@@ -52,6 +54,12 @@ const ACTIONS = {
   help: "this help",
 };
 
+// "1–9", "6–9", or "1 3 5" when the free digits have gaps.
+function span(digits) {
+  const run = Number(digits.at(-1)) - Number(digits[0]) === digits.length - 1;
+  return run && digits.length > 1 ? `${digits[0]}–${digits.at(-1)}` : digits.join(" ");
+}
+
 function keyCells(keys, what) {
   const row = document.createElement("tr");
   const cell = document.createElement("td");
@@ -79,7 +87,10 @@ export function showKeys(keymap) {
   for (const [label, key] of Object.entries(keymap.labels || {})) {
     table.append(keyCells([key], `choose ${label}`));
   }
-  table.append(keyCells(["1–9"], "choose an option / a label (their keys are shown beside them)"));
+  const digits = freeDigits(keymap);
+  if (digits.length) {
+    table.append(keyCells([span(digits)], "choose an option / a label in turn (their keys are shown beside them)"));
+  }
   table.append(keyCells(["escape"], "close the help; leave a text field (keys typed in it are text)"));
 }
 

@@ -12,18 +12,26 @@ function typing(target) {
   return ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName) || target.isContentEditable;
 }
 
+// The digits left for choosing by number: 1-9 without those the keymap gives to a label,
+// an option or an action. keymap: {actions: {key: action}, labels: {label: key}}.
+export function freeDigits(keymap) {
+  const taken = new Set([...Object.keys(keymap.actions || {}), ...Object.values(keymap.labels || {})]);
+  return ["1", "2", "3", "4", "5", "6", "7", "8", "9"].filter((d) => !taken.has(d));
+}
+
 // The keys of one card: its labels' and options' keys, claimed as they are drawn. An item named
-// in `keymap_by_label` gets its own key; the others get 1-9 in the order they are drawn.
+// in `keymap_by_label` gets its own key; the others get the free digits in the order they are
+// drawn, and no key once the digits run out.
 export class CardKeys {
-  constructor(byLabel) {
-    this.byLabel = byLabel || {};
+  constructor(keymap) {
+    this.byLabel = keymap.labels || {};
+    this.digits = freeDigits(keymap);
     this.handlers = new Map();
-    this.next = 1;
   }
 
   claim(id, handler) {
     let key = this.byLabel[id];
-    if (!key || this.handlers.has(key)) key = this.next <= 9 ? String(this.next++) : "";
+    if (!key || this.handlers.has(key)) key = this.digits.shift() || "";
     if (key) this.handlers.set(key, handler);
     return key;
   }
