@@ -257,6 +257,20 @@ def test_ner_correct_with_updates(tmp_path: Path, ner_model: Path) -> None:
     assert {s["label"] for r in rows for s in r["spans"]} <= {"person", "location"}
 
 
+def test_progress_table_from_a_csv(tmp_path: Path) -> None:
+    pytest.importorskip("rich")
+    recipe_file = port("tutorials/progress-update/recipe.py", tmp_path)
+    source = tmp_path / "examples.csv"
+    lines = [f'"{t["text"].replace(chr(34), "")}",TECH' for t in srsly.read_jsonl(NEWS)]
+    rows = ["text,label", *lines[:15]]
+    source.write_text("\n".join(rows) + "\n", encoding="utf8")
+    done = rr(
+        "run", "--headless", "-F", str(recipe_file), "progress", "csvds", str(source), cwd=tmp_path
+    )
+    assert "n_accept" in done.stdout and "15" in done.stdout  # its table, printed by update
+    assert len(answers("csvds", tmp_path)) == 15
+
+
 def test_custom_model(tmp_path: Path) -> None:
     custom = port("textcat/textcat_custom_model.py", tmp_path)
     source = headlines(tmp_path, 30)
