@@ -95,9 +95,9 @@ def test_review_of_ner_manual_by_majority(tmp_path: Path) -> None:
     # The accept policy saves what the editor holds: the version most sessions gave.
     summary = run_headless("review", "gold", "ner_ann,ner_bob,ner_cat", answer="accept")
     assert summary.saved == 20
-    saved = {a["_input_hash"]: a for a in answers_of("gold")}
+    saved = {a["text"]: a for a in answers_of("gold")}
     for i, task in enumerate(tasks):
-        answer = saved[task["_input_hash"]]
+        answer = saved[task["text"]]
         assert answer["spans"] == task["spans"]
         assert answer["_view_id"] == "review" and answer["review_view_id"] == "ner_manual"
         sessions = [v["sessions"] for v in answer["versions"]]

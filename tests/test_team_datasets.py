@@ -12,7 +12,7 @@ import srsly
 from recipe_runner import run_headless
 from recipe_runner.config import load_config
 from recipe_runner.db import connect
-from recipe_runner.hashing import set_hashes
+from recipe_runner.hashing import set_hashes, task_hash
 
 from .conftest import DATA
 from .rr_testing import Result, rr_main
@@ -61,14 +61,22 @@ def test_db_merge(rr: Any, tmp_path: Path, on_db: str) -> None:
     both = answers_of("both")
     assert len(both) == 60
     assert {a["_session_id"] for a in both} == {"a-ann", "b-bob"}
-    # Prodigy's 32-bit hashes are kept; --rehash computes ours from the content.
-    assert both[0]["_task_hash"] == rows[0]["_task_hash"]
+    # The answers keep the hashes they have; --rehash computes them again from the content.
+    assert both[0]["_task_hash"] == answers_of("a")[0]["_task_hash"]
     assert rr("db-merge", "a,b", "again").code == 0
     assert "(0 new)" in rr("db-merge", "a,b", "again").err  # merged twice: stored once
-    assert rr("db-merge", "a", "rehashed", "--rehash").code == 0
+    foreign = {**rows[0], "_input_hash": 1, "_task_hash": 2, "_session_id": "f-x"}
+    db = connect(load_config())
+    try:
+        db.import_answers("foreign", [foreign])  # hashes another tool gave
+    finally:
+        db.close()
+    assert rr("db-merge", "foreign", "kept").code == 0
+    assert answers_of("kept")[0]["_task_hash"] == 2
+    assert rr("db-merge", "foreign", "rehashed", "--rehash").code == 0
     fresh = answers_of("rehashed")[0]
     plain = {k: v for k, v in rows[0].items() if not k.startswith("_")}
-    assert fresh["_task_hash"] == set_hashes(plain)["_task_hash"] != rows[0]["_task_hash"]
+    assert fresh["_task_hash"] == set_hashes(plain)["_task_hash"] != 2
 
 
 def test_db_merge_errors(rr: Any, tmp_path: Path) -> None:
@@ -82,8 +90,8 @@ def test_db_merge_errors(rr: Any, tmp_path: Path) -> None:
 
 # dataset:NAME as a source -----------------------------------------------------------------------
 def test_dataset_as_source_picks_answers(rr: Any, tmp_path: Path, on_db: str) -> None:
-    rows = list(srsly.read_jsonl(TEXTCAT))
     rr("db-in", "gh", str(TEXTCAT))
+    rows = answers_of("gh")  # with the hashes db-in gave them
     accepted = {r["_task_hash"] for r in rows if r["answer"] == "accept"}
     summary = run_headless("mark", "again", "dataset:gh:accept", answer="accept")
     served = answers_of("again")
@@ -125,10 +133,22 @@ def test_relabel_rename_binary(rr: Any, tmp_path: Path, on_db: str) -> None:
         (change,) = answer["_history"]
         assert change["label"] == "DOCUMENTATION"
         assert change["relabel"] == "DOCUMENTATION=DOCS"
-        # Prodigy's own hashes were not computed from the content: they stay.
-        assert answer["_task_hash"] == old[answer["_input_hash"]]["_task_hash"]
+        # A hash computed from the content is computed again from the new label.
+        assert answer["_task_hash"] == task_hash(answer, answer["_input_hash"])
+        assert answer["_task_hash"] != old[answer["_input_hash"]]["_task_hash"]
+        assert change["_task_hash"] == old[answer["_input_hash"]]["_task_hash"]
     again = rr("relabel", "gh", "--rename", "DOCUMENTATION=DOCS")
     assert again.code == 1 and "nothing to do" in again.err
+    # A hash that came with the task (another tool's, a manual answer's) stays as it is.
+    db = connect(load_config())
+    try:
+        db.import_answers("f", [{"text": "x", "label": "A", "answer": "accept",
+                                 "_input_hash": 1, "_task_hash": 2}])  # fmt: skip
+    finally:
+        db.close()
+    assert rr("relabel", "f", "--rename", "A=B").code == 0
+    (kept,) = answers_of("f")
+    assert kept["label"] == "B" and kept["_task_hash"] == 2
 
 
 def test_relabel_merge_choice_and_spans_folds_duplicates(rr: Any, tmp_path: Path) -> None:
