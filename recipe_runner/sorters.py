@@ -24,7 +24,11 @@ ALGORITHMS = ("ema", "probability", "pool")
 HOLD = 5000  # held-back tasks kept at most; the least interesting beyond that are dropped
 POOL = 50  # "pool": tasks kept warm (re-scored before each group) besides the new ones
 READ_AHEAD = 5  # "pool": tasks read for each task served, by default
-RESCORE_MAX = 1000  # held-back tasks re-scored at most before each group of the drain
+# Held-back tasks re-scored at most before each group of the drain. Every group is chosen from
+# fresh scores: serving several groups from one re-scoring let a model that learns from each
+# batch ask about what it had just learned (on 536 GitHub titles, uncertainty's lead over random
+# order at 150 answers went from +0.04 to +0.07 F1 with fresh scores per group).
+RESCORE_MAX = 500
 
 
 def uncertainty(score: float) -> float:
@@ -140,9 +144,8 @@ def sort_by_priority(
     (past that, the lowest priority is dropped, so memory stays bounded on endless streams).
 
     When the stream ends, the buffer is served: with `rescore`, the best `RESCORE_MAX` held
-    tasks are scored again with the current model before each group of `drain_batch` (and of
-    at least a tenth of those, so that the number of re-scorings stays small), and the best
-    group is served; without it, in the order of the priorities they had when read.
+    tasks are scored again with the current model before each group of `drain_batch`, and the
+    best group is served; without it, in the order of the priorities they had when read.
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(
@@ -212,10 +215,9 @@ def _drain(
         ids = [entry[1] for entry in head]
         fresh = list(rescore([entry[2] for entry in head]))
         head = sorted([(priority(s), i, t) for i, (s, t) in zip(ids, fresh, strict=True)], key=key)
-        size = max(group, len(head) // 10)
-        for _, _, task in head[:size]:
+        for _, _, task in head[:group]:
             yield task
-        waiting = sorted(head[size:] + tail, key=key)
+        waiting = sorted(head[group:] + tail, key=key)
 
 
 def _pool(
