@@ -12,6 +12,8 @@ of the label). Both orders run the same recipe, the same model and the same upda
 order differs (`--order uncertain` against `--order source` over the shuffled source).
 
 Usage: python bench/active_learning.py [--seeds 10] [--data sms,github]
+Two processes, then one report: --data sms --dump a.json; --data github --dump b.json;
+--load a.json,b.json.
 """
 
 from __future__ import annotations
@@ -120,8 +122,9 @@ def run_one(data: DataSet, order: str, seed: int, work: Path) -> dict[str, Any]:
             seen += sum(a["answer"] == "accept" for a in answers)
             result = controller.receive_answers(session, answers)
             answered += len(answers)
-            forecast = getattr(result.progress, "forecast", None)
-            progress.append((answered, result.progress.progress, forecast))
+            forecast = result.progress.forecast
+            shown = (forecast.remaining, forecast.low, forecast.high) if forecast else None
+            progress.append((answered, result.progress.progress, shown))
             if answered % data.check_every == 0:
                 curve.append((answered, label_f1(nlp, data.label, test)))
     finally:
@@ -274,9 +277,10 @@ def report_one(data: DataSet, by_order: dict[str, list[dict[str, Any]]]) -> list
     return lines
 
 
-def report(results: dict[str, dict[str, list[dict[str, Any]]]], seeds: int, seconds: float) -> str:
+def report(results: dict[str, dict[str, list[dict[str, Any]]]], seconds: float) -> str:
+    seeds = ", ".join(f"{DATASETS[k].title} {len(v['uncertain'])}" for k, v in results.items())
     body = [
-        f"{seeds} seeds per data set and order; `textcat.teach` from `blank:en` (bag-of-words "
+        f"Seeds per order: {seeds}; `textcat.teach` from `blank:en` (bag-of-words "
         "textcat learning online from each batch of 10, learning rate 0.1 / sqrt(1 + answers / "
         "200)); answers from the gold labels (`gold:PATH` policy); F1 of the label on held-out "
         "texts, the mean over seeds. prefer_uncertain asks a new model's first 40 questions in "
@@ -301,11 +305,17 @@ def main() -> None:
 
     started = time.monotonic()
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    if args.load:  # runs made earlier (e.g. one process per data set), reported together
+        for path in args.load.split(","):
+            loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+            results.update(loaded["results"])
+            started -= loaded["seconds"]
+        args.data = ""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         os.environ["RR_HOME"] = str(work / "home")
         (work / "home").mkdir()
-        for key in args.data.split(","):
+        for key in filter(None, args.data.split(",")):
             data = DATASETS[key]
             results[key] = {order: [] for order in ORDERS}
             for seed in range(args.seeds):
@@ -321,9 +331,11 @@ def main() -> None:
                         file=sys.stderr,
                     )
     if args.dump:
-        Path(args.dump).write_text(json.dumps(results), encoding="utf-8")
+        dump = {"results": results, "seconds": time.monotonic() - started}
+        Path(args.dump).write_text(json.dumps(dump), encoding="utf-8")
+        return
     plot(results, HERE / "active_learning.png")
-    body = report(results, args.seeds, time.monotonic() - started)
+    body = report(results, time.monotonic() - started)
     print(body)
     write_section("active_learning", body)
 
@@ -331,7 +343,8 @@ def main() -> None:
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--seeds", type=int, default=10)
 parser.add_argument("--data", default="sms,github")
-parser.add_argument("--dump", help="also write every run's curves and progress to this JSON file")
+parser.add_argument("--dump", help="write the runs to this JSON file instead of reporting")
+parser.add_argument("--load", help="report runs dumped earlier (comma-separated files)")
 args = parser.parse_args()
 
 if __name__ == "__main__":

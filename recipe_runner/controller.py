@@ -6,6 +6,7 @@ I/O. Its methods are safe to call from several threads: one lock serialises them
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -19,8 +20,15 @@ from .config import Config
 from .db import ANSWERS, Database, check_name
 from .errors import AnswerError, DatasetError, SourceError
 from .hashing import INPUT_HASH, TASK_HASH, set_hashes
-from .loaders import Stream, stream_length
-from .progress import ProgressInfo, RateMeter, estimate_from_losses, eta_seconds
+from .loaders import Stream, stream_length, task_key
+from .progress import (
+    Forecast,
+    ProgressInfo,
+    RateMeter,
+    estimate_from_losses,
+    eta_seconds,
+    forecast_from_losses,
+)
 
 Task = dict[str, Any]
 Counts = dict[str, int]
@@ -89,6 +97,15 @@ class Controller:
         self.exclude_by: str = config["exclude_by"]
         self.claim_timeout: float = float(config["claim_timeout"])
         self.stream = components.stream
+        # A source read through one task at a time (map / apply over a file) is counted in
+        # distinct tasks by the run's dedup key, and what a dataset already holds of it counts
+        # as done; where the run deduplicates by input, answered tasks are left out before the
+        # recipe's steps (a model) run over them.
+        self._source: Stream | None = None
+        if isinstance(self.stream, Stream) and self.stream.one_per_input and not self.overlap:
+            self._source = self.stream.root
+            self._source.count_by = "input" if self.exclude_by == "input" else "task"
+        self._done_before = 0  # tasks of the source answered before this run
         target = config["total_examples_target"]
         self.total: int | None = target if target is not None else stream_length(self.stream)
         self._lock = threading.RLock()
@@ -109,6 +126,7 @@ class Controller:
         self._losses: list[tuple[int, float]] = []
         self._last_loss: float | None = None
         self._loss_progress: float | None = None  # the loss estimate never goes back
+        self._forecast: Forecast | None = None
         self._custom_progress: dict[str, float | None] = {}
         self._rate = RateMeter()
         self._started = False
@@ -125,6 +143,10 @@ class Controller:
             if shared_claims:
                 self.claims = DatabaseClaims(self.db, self.dataset, claim_key)
         self._check_exclude()
+        source = self._source
+        # (A bare source has no steps to spare: the claims skip its answered tasks.)
+        if source not in (None, self.stream) and self.db is not None and self.exclude_by == "input":
+            source.skip_done = self._skip_done
 
     # lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -133,6 +155,7 @@ class Controller:
             if self._started:
                 return
             self._started = True
+            self._count_done_before()
             if self.db is not None and self.dataset is not None:
                 for session, counts in self.db.counts(self.dataset).items():
                     self._dataset_counts[session] = {**counts, "total": sum(counts.values())}
@@ -140,6 +163,33 @@ class Controller:
                         self._dataset_total[key] += self._dataset_counts[session].get(key, 0)
             if self.components.on_load:
                 self.components.on_load(self)
+
+    def _count_done_before(self) -> None:
+        """How many distinct tasks of the source the dataset (and `exclude`) already hold."""
+        source = self._source
+        if source is None or source.keys is None or self.db is None:
+            return
+        import numpy
+
+        keys, source.keys = source.keys, None  # counted once; the memory goes back
+        ids = self._dedup_ids + self._exclude_ids
+        chunk: list[int] = []
+        found = 0
+        for key in itertools.chain(self.db.hashes_in(ids, source.count_by or "task"), [None]):
+            if key is not None:
+                chunk.append(key)
+            if len(chunk) >= 100_000 or (key is None and chunk):
+                found += int(numpy.isin(numpy.array(chunk, dtype=numpy.int64), keys).sum())
+                chunk = []
+        self._done_before = found
+
+    def _skip_done(self, tasks: list[Task]) -> list[Task]:
+        """The tasks of a chunk of the source that are not answered yet (by input hash)."""
+        keys = [task_key(task, "input") for task in tasks]
+        done = self._answered("", keys)
+        if not done:
+            return tasks
+        return [task for task, key in zip(tasks, keys, strict=True) if key not in done]
 
     def close(self) -> None:
         """Call `on_exit`; once, even if the run stopped on an error."""
@@ -349,6 +399,7 @@ class Controller:
                     if loss is not None:
                         self._last_loss = float(loss)
                         self._losses.append((self._run_answered + len(learn), float(loss)))
+                        self._update_forecast()
             to_save = valid
             if self.components.before_db is not None and valid:
                 to_save = self.components.before_db(valid)
@@ -373,6 +424,25 @@ class Controller:
             if self.components.progress is not None:
                 self._custom_progress[session] = self._call_progress(session)
             return AnswerResult(len(new), self.progress(session), self.stats(session), errors)
+
+    def _update_forecast(self) -> None:
+        """The loss-based progress and forecast, after each batch that `update` learned from;
+        the forecast is kept in the database for `rr stats`."""
+        estimate = estimate_from_losses(self._losses)
+        if estimate is not None:
+            self._loss_progress = max(estimate, self._loss_progress or 0.0)
+        forecast = forecast_from_losses(self._losses)
+        if forecast is not None and self._loss_progress:
+            # Progress never goes back, so neither may the answers it leaves to do.
+            learned = self._losses[-1][0]
+            left = max(0, round(learned / self._loss_progress) - learned)
+            if left < forecast.remaining:
+                forecast = Forecast(left, min(left, forecast.low), max(left, forecast.high))
+        self._forecast = forecast
+        if forecast is not None and self.db is not None and self.dataset is not None:
+            self.db.save_forecast(
+                self.dataset, self._losses[-1][0], forecast.remaining, forecast.low, forecast.high
+            )
 
     def _check_answer(self, session: str, answer: Any, now: int) -> Task:
         """A copy of the answer, checked, with its hashes, session, view and time (`now`
@@ -455,7 +525,8 @@ class Controller:
             value = self._progress_value(session or "")
             answered = self._answered_for_progress(session or "")
             eta = eta_seconds(value, answered, self._rate.rate())
-            return ProgressInfo(value, self.total, eta)
+            forecast = self._forecast if self.components.progress is None else None
+            return ProgressInfo(value, self.total, eta, answered, forecast)
 
     def _call_progress(self, session: str) -> float | None:
         assert self.components.progress is not None
@@ -468,7 +539,9 @@ class Controller:
         return None if value is None else float(value)
 
     def _answered_for_progress(self, session: str) -> int:
-        return self.session_answered(session) if self.overlap else self._run_answered
+        if self.overlap:
+            return self.session_answered(session)
+        return self._done_before + self._run_answered
 
     def _progress_value(self, session: str) -> float | None:
         if self.components.progress is not None:
@@ -476,9 +549,6 @@ class Controller:
                 self._custom_progress[session] = self._call_progress(session)
             return self._custom_progress[session]
         if self._losses:
-            estimate = estimate_from_losses(self._losses)
-            if estimate is not None:
-                self._loss_progress = max(estimate, self._loss_progress or 0.0)
             return self._loss_progress
         if not self.total:
             return None

@@ -35,7 +35,7 @@ from .config import Config, rr_home
 from .errors import ConfigError, DatasetError
 from .sqlite_fast import ROW_KEYS
 
-SCHEMA_VERSION = 4  # migrations.py brings older databases up to it
+SCHEMA_VERSION = 5  # migrations.py brings older databases up to it
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
 ANSWERS = ("accept", "reject", "ignore")
 # Answers are stored and exported with the standard library's JSON, not srsly's ujson, which
@@ -114,6 +114,17 @@ answers = Table(
     UniqueConstraint("dataset_id", "task_hash", "session_id", name="uq_answer"),
 )
 INPUT_INDEX_DDL = "CREATE INDEX IF NOT EXISTS ix_answers_input ON answers (dataset_id, input_hash)"
+# The latest forecast of a model-in-the-loop run, per dataset: what `rr stats` shows.
+forecasts = Table(
+    "forecasts",
+    metadata,
+    Column("dataset_id", Id, ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    Column("answers", Integer, nullable=False),  # answers learned from when it was made
+    Column("remaining", Integer, nullable=False),
+    Column("low", Integer, nullable=False),
+    Column("high", Integer, nullable=False),
+    Column("updated", Float, nullable=False),
+)
 schema_info = Table(
     "rr_schema",
     metadata,
@@ -245,10 +256,38 @@ class Database:
             from .claims import claims
 
             conn.execute(delete(claims).where(claims.c.dataset_id == dataset))
+            conn.execute(delete(forecasts).where(forecasts.c.dataset_id == dataset))
             removed = conn.execute(delete(answers).where(answers.c.dataset_id == dataset)).rowcount
             conn.execute(delete(datasets).where(datasets.c.id == dataset))
         self._dataset_ids.pop(name, None)
         return int(removed or 0)
+
+    # forecasts ------------------------------------------------------------------------------
+    def save_forecast(
+        self, dataset: str, answers: int, remaining: int, low: int, high: int
+    ) -> None:
+        """Keep the latest forecast of answers still needed for `dataset` (one row each)."""
+        dataset_id = self.require_dataset(dataset)
+        row: dict[str, float] = {"answers": answers, "remaining": remaining, "low": low}
+        row.update(high=high, updated=time.time())
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        stmt = upsert(forecasts).values(dataset_id=dataset_id, **row)
+        stmt = stmt.on_conflict_do_update(index_elements=["dataset_id"], set_=row)
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def forecast(self, dataset: str) -> dict[str, Any] | None:
+        """The latest forecast saved for `dataset`, or None."""
+        dataset_id = self.require_dataset(dataset)
+        columns = [forecasts.c[k] for k in ("answers", "remaining", "low", "high", "updated")]
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(*columns).where(forecasts.c.dataset_id == dataset_id)
+            ).first()
+        return dict(found._mapping) if found is not None else None
 
     # answers --------------------------------------------------------------------------------
     def save_answers(
@@ -353,6 +392,15 @@ class Database:
             params["session"] = session
         with self.engine.connect() as conn:
             return set(conn.execute(stmt, params).scalars())
+
+    def hashes_in(self, dataset_ids: list[int], by: str = "task") -> Iterator[int]:
+        """Every distinct hash (by "task" or "input") answered in the datasets."""
+        if not dataset_ids:
+            return
+        column = answers.c.task_hash if by == "task" else answers.c.input_hash
+        stmt = select(column).distinct().where(answers.c.dataset_id.in_(dataset_ids))
+        with self.engine.connect() as conn:
+            yield from conn.execute(stmt).scalars()
 
     def counts(self, dataset: str) -> dict[str, dict[str, int]]:
         """{session id: {"accept": n, "reject": n, "ignore": n}} of a dataset, one query."""

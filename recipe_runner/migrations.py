@@ -79,11 +79,26 @@ def _v4_no_claim_indexes(conn: Connection) -> None:
     conn.execute(text("DROP INDEX IF EXISTS ix_claims_expiry"))
 
 
+def _v5_forecasts(conn: Connection) -> None:
+    """Version 5: the latest forecast of answers still needed, per dataset, for `rr stats`."""
+    id_type = "BIGINT" if conn.dialect.name == "postgresql" else "INTEGER"
+    conn.execute(
+        text(
+            "CREATE TABLE IF NOT EXISTS forecasts ("
+            f"dataset_id {id_type} NOT NULL PRIMARY KEY "
+            "REFERENCES datasets (id) ON DELETE CASCADE, "
+            "answers INTEGER NOT NULL, remaining INTEGER NOT NULL, low INTEGER NOT NULL, "
+            "high INTEGER NOT NULL, updated FLOAT NOT NULL)"
+        )
+    )
+
+
 # version -> the step that brings a database from version - 1 to it. Version 1 is the first schema.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_claim_indexes,
     3: _v3_answer_keys,
     4: _v4_no_claim_indexes,
+    5: _v5_forecasts,
 }
 
 

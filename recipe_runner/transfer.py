@@ -108,4 +108,8 @@ def _one(db: Database, dataset: str) -> dict[str, Any]:
         sessions[session] = row
         for key, value in row.items():
             totals[key] += value
-    return {"dataset": dataset, **totals, "sessions": sessions}
+    out: dict[str, Any] = {"dataset": dataset, **totals, "sessions": sessions}
+    forecast = db.forecast(dataset)
+    if forecast is not None:  # only a model in the loop makes one
+        out["forecast"] = forecast
+    return out

@@ -164,3 +164,18 @@ def test_the_drain_rescores_a_bounded_number_of_tasks_at_a_time() -> None:
     out = list(prefer_uncertain(pairs(scores), rescore=rescore))
     assert len(out) == len(scores)
     assert calls and max(calls) == RESCORE_MAX
+
+
+def test_every_group_of_the_drain_is_chosen_from_fresh_scores() -> None:
+    # The model learns between groups: the drain must ask it again before each one.
+    calls: list[int] = []
+
+    def rescore(tasks: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
+        calls.append(len(tasks))
+        return [(t["score"], t) for t in tasks]
+
+    scores = [0.5] + [0.999] * 120  # ema holds back all but the first few
+    out = list(prefer_uncertain(pairs(scores), rescore=rescore, drain_batch=10))
+    assert len(out) == len(scores)
+    held = sum(calls[:1])
+    assert len(calls) == -(-held // 10)  # one re-scoring per group of 10

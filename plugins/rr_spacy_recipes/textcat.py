@@ -161,5 +161,9 @@ def textcat_correct(
         "stream": source_stream.apply(suggest),  # the same length as the source
         "view_id": "choice",
         "update": model.update if update else None,
-        "config": {"labels": labels, "choice_style": "single" if exclusive else "multiple"},
+        "config": {
+            "labels": labels,
+            "choice_style": "single" if exclusive else "multiple",
+            "exclude_by": "input",  # one question per text, whatever the model suggests
+        },
     }
