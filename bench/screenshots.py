@@ -36,16 +36,16 @@ def fresh(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def recipes() -> dict[str, Any]:
-    def make(view: str, tasks: list[dict[str, Any]], **config: Any) -> Any:
+    def make(view: str, tasks: list[dict[str, Any]], name: str = "", **config: Any) -> Any:
         def recipe_func() -> dict[str, Any]:
             return {
-                "dataset": f"shots_{view}",
+                "dataset": f"shots_{name or view}",
                 "stream": tasks,
                 "view_id": view,
                 "config": {"show_stats": True, **config},
             }
 
-        recipe_func.__name__ = f"demo.{view}"
+        recipe_func.__name__ = f"demo.{name or view}"
         return recipe_func
 
     news = read(NEWS, 12)
@@ -67,7 +67,78 @@ def recipes() -> dict[str, Any]:
         "ner_manual": make("ner_manual", [fresh(t) for t in read(NER, 12)], labels=LABELS),
         "ner": make("ner", [fresh(t) for t in read(NER, 40) if t.get("spans")], labels=LABELS),
         "html": make("html", html),
+        "html_template": make(
+            "html",
+            [fresh(t) for t in news],
+            name="html_template",
+            html_template=TEMPLATE,
+            global_css=TEMPLATE_CSS,
+        ),
+        "spans_manual": make("spans_manual", [fresh(t) for t in news], labels=SPAN_LABELS),
+        "text_input": make(
+            "text_input",
+            [{"text": t["text"]} for t in news],
+            field_id="summary",
+            field_label="Rewrite the headline in plain words",
+            field_placeholder="Type here; keys typed in the field are text, escape leaves it",
+            field_rows=3,
+        ),
+        "blocks": make(
+            "blocks",
+            [fresh(t) for t in news],
+            labels=SPAN_LABELS,
+            blocks=[
+                {"view_id": "spans_manual"},
+                {"view_id": "choice", "text": None, "options": options},
+                {"view_id": "text_input", "field_id": "comment", "field_label": "Comment"},
+            ],
+        ),
     }
+
+
+TEMPLATE = (
+    "<h2 class='headline'>{{text}}</h2>"
+    "<p class='byline'>from <strong>{{meta.source}}</strong>"
+    "{{#meta.section}} · section {{meta.section}}{{/meta.section}}</p>"
+)
+TEMPLATE_CSS = ".headline { margin: 0 0 8px; } .byline { color: #6b6b7b; margin: 0; }"
+SPAN_LABELS = ["PERSON", "ORG", "TOPIC"]
+
+
+def drag(page: Any, first: int, last: int) -> None:
+    def centre(i: int) -> tuple[float, float]:
+        box = page.locator(f"#content .token[data-i='{i}']").bounding_box()
+        return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    page.mouse.move(*centre(first))
+    page.mouse.down()
+    page.mouse.move(*centre(last), steps=3)
+    page.mouse.up()
+
+
+def mark_spans(page: Any) -> None:
+    """Overlapping and nested spans over the headline on screen."""
+    drag(page, 0, 3)
+    page.keyboard.press("2")
+    drag(page, 1, 2)
+    page.keyboard.press("3")
+    drag(page, 3, 6)
+
+
+def interact(view: str, page: Any) -> None:
+    """What an annotator does on the card before the shot."""
+    if view == "choice":
+        page.keyboard.press("2")
+    if view == "ner_manual":
+        page.click(".token[data-i='0']")
+    if view == "spans_manual":
+        mark_spans(page)
+    if view == "text_input":
+        page.fill(".field", "Online start-ups look for new ways to grow")
+    if view == "blocks":
+        mark_spans(page)
+        page.keyboard.press("5")
+        page.fill(".field", "The company is named in the headline.")
 
 
 def shoot(out: Path) -> list[Path]:
@@ -83,15 +154,14 @@ def shoot(out: Path) -> list[Path]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for view, func in recipes().items():
             with live_server(func) as server:
-                page = browser.new_page(viewport={"width": 1200, "height": 640})
+                height = 760 if view == "blocks" else 640
+                page = browser.new_page(viewport={"width": 1200, "height": height})
                 page.goto(f"{server.url}/?session=ann")
-                page.wait_for_selector("#content .task-text, #content .task-html")
+                page.wait_for_selector("#content > :not(.empty)")
                 for key in "axa":
                     page.keyboard.press(key)
-                if view == "choice":
-                    page.keyboard.press("2")
-                if view == "ner_manual":
-                    page.click(".token[data-i='0']")
+                interact(view, page)
+                page.mouse.move(1, 1)  # no hover highlight in the shot
                 page.keyboard.press("Control+s")
                 page.wait_for_function(
                     "document.getElementById('save-state').textContent.includes('All')"

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .errors import RecipeRunnerError, UsageError
+from .errors import RecipeFailure, RecipeRunnerError, UsageError
 
 app = typer.Typer(
     name="rr",
@@ -21,17 +21,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-RUN_OPTIONS = ("--headless", "--answer", "-F", "--file", "--host", "--port")
+RUN_OPTIONS = ("--headless", "--answer", "-F", "--file", "--host", "--port", "--traceback")
 
 
 def main() -> None:
-    """Console-script entry point: an expected error is one line on stderr, never a traceback."""
+    """Console-script entry point: an expected error is one line on stderr, never a traceback;
+    a recipe's own error is one line too, unless --traceback or RR_TRACEBACK=1 asks for it."""
+    import os
+
     try:
         app()
     except UsageError as err:
         if str(err):
             print(f"Error: {err}", file=sys.stderr)
         sys.exit(2)
+    except RecipeFailure as err:
+        if err.show_traceback or os.environ.get("RR_TRACEBACK", "") not in ("", "0"):
+            import traceback
+
+            traceback.print_exception(err.original, file=sys.stderr)
+        print(f"Error: {err}", file=sys.stderr)
+        sys.exit(1)
     except RecipeRunnerError as err:
         print(f"Error: {err}", file=sys.stderr)
         sys.exit(1)
@@ -127,6 +137,10 @@ def run_cli(
     port: Annotated[
         int | None, typer.Option("--port", help="Web view port (default 8080).")
     ] = None,
+    show_traceback: Annotated[
+        bool,
+        typer.Option("--traceback", help="When the recipe raises, print the whole traceback."),
+    ] = False,
 ) -> None:
     """Run RECIPE with its arguments. Run options go before the recipe name;
     'rr run RECIPE --help' shows the recipe's own arguments."""
@@ -149,17 +163,28 @@ def run_cli(
         kwargs = parse_recipe_args(found, argv)
     except HelpShown:
         return
-    if headless:
-        from .headless import run_headless
+    from .runner import recipe_failure
 
-        summary = run_headless(found.func, answer=answer, cli_config=cli_config, **kwargs)
-        print(summary.line(), file=sys.stderr)
-        if summary.interrupted:
-            raise typer.Exit(130)
-        return
-    from .serve import serve
+    try:
+        if headless:
+            from .headless import run_headless
 
-    serve(found, kwargs, cli_config=cli_config)
+            summary = run_headless(found.func, answer=answer, cli_config=cli_config, **kwargs)
+            print(summary.line(), file=sys.stderr)
+            if summary.interrupted:
+                raise typer.Exit(130)
+            if summary.failed:
+                raise typer.Exit(1)
+            return
+        from .serve import serve
+
+        serve(found, kwargs, cli_config=cli_config)
+    except (RecipeRunnerError, typer.Exit):
+        raise
+    except Exception as err:  # the recipe's code (or a callback) raised: say where, in one line
+        failure = recipe_failure(found, err)
+        failure.show_traceback = show_traceback
+        raise failure from err
 
 
 @app.command("db-out")

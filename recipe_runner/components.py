@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import RecipeError, closest
+from .views import VIEWS
 
-VIEWS = ("text", "classification", "choice", "ner_manual", "ner", "html")
 CALLBACKS = ("update", "progress", "on_load", "on_exit", "before_db", "validate_answer")
-KNOWN_KEYS = ("dataset", "stream", "view_id", "exclude", "config", *CALLBACKS)
+KNOWN_KEYS = ("dataset", "stream", "view_id", "exclude", "config", "event_hooks", *CALLBACKS)
 REQUIRED_KEYS = ("stream", "view_id")
+EVENT_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Components:
     validate_answer: Callable[..., Any] | None = None
     exclude: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    event_hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
 
 def check_components(recipe: str, value: Any) -> Components:
@@ -80,8 +83,29 @@ def check_components(recipe: str, value: Any) -> Components:
         dataset=dataset,
         exclude=list(exclude),
         config=dict(config),
+        event_hooks=check_event_hooks(recipe, value.get("event_hooks")),
         **callbacks,
     )
+
+
+def check_event_hooks(recipe: str, hooks: Any) -> dict[str, Callable[..., Any]]:
+    """`event_hooks`: {name: fn(controller, **payload) -> dict}, names usable in a URL."""
+    if hooks is None:
+        return {}
+    if not isinstance(hooks, dict):
+        raise RecipeError(
+            f"Recipe '{recipe}': component 'event_hooks' must be a dict of "
+            f"{{name: function}}, not {type(hooks).__name__}."
+        )
+    for name, hook in hooks.items():
+        if not isinstance(name, str) or not EVENT_NAME.fullmatch(name):
+            raise RecipeError(
+                f"Recipe '{recipe}': event hook name {name!r} must be letters, digits, "
+                "'_', '-' or '.'."
+            )
+        if not callable(hook):
+            raise RecipeError(f"Recipe '{recipe}': event hook '{name}' must be callable.")
+    return dict(hooks)
 
 
 def call_with_accepted(func: Callable[..., Any], **kwargs: Any) -> Any:

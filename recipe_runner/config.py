@@ -28,6 +28,21 @@ SCHEMA: dict[str, tuple[Any, tuple[type | None, ...]]] = {
     "db": ("sqlite", (str,)),
     "db_settings": ({}, (dict,)),
     "choice_style": ("multiple", (str,)),
+    "allowed_hosts": (None, (list, None)),
+    "blocks": (None, (list, None)),
+    "html_template": (None, (str, None)),
+    "field_id": (None, (str, None)),
+    "field_label": (None, (str, None)),
+    "field_placeholder": (None, (str, None)),
+    "field_rows": (None, (int, None)),
+    "field_autofocus": (False, (bool,)),
+    "field_suggestions": (None, (list, None)),
+    "javascript": (None, (str, None)),
+    "global_css": (None, (str, None)),
+    "card_css": (None, (dict, str, None)),
+    "custom_theme": (None, (dict, None)),
+    "keymap": (None, (dict, None)),
+    "keymap_by_label": (None, (dict, None)),
 }
 CHOICES = {
     "exclude_by": ("task", "input"),
@@ -36,7 +51,7 @@ CHOICES = {
 }
 POSITIVE = ("batch_size", "history_size", "claim_timeout")
 # Never sent to the browser by /api/project.
-PRIVATE_KEYS = ("db", "db_settings")
+PRIVATE_KEYS = ("db", "db_settings", "allowed_hosts")
 
 
 @dataclass
@@ -108,6 +123,13 @@ def check_layer(layer: dict[str, Any], source: str, warnings: list[str]) -> None
                 f"Config key '{key}' in {source} must be one of {', '.join(CHOICES[key])}, "
                 f"not {json.dumps(value)}."
             )
+        if key == "allowed_hosts" and not all(
+            isinstance(h, str) and h.strip() for h in value or ()
+        ):
+            raise ConfigError(
+                f"Config key 'allowed_hosts' in {source} must be a list of host names, "
+                f"not {json.dumps(value)}."
+            )
         if key in POSITIVE and value <= 0:
             raise ConfigError(f"Config key '{key}' in {source} must be positive, not {value}.")
 
@@ -150,4 +172,15 @@ def load_config(
         check_layer(layer, source, warnings)
         # An unknown key is left out, as its warning says: nothing may come to rely on a typo.
         values.update((k, v) for k, v in layer.items() if k in SCHEMA)
+    check_page_config(values)
     return Config(values, warnings)
+
+
+def check_page_config(values: dict[str, Any]) -> None:
+    """The web view's keys and look, checked whether or not a page is served: a config that
+    maps one key twice or has an unknown theme key fails headless runs too."""
+    from .keymap import resolve_keys
+    from .theme import recipe_css
+
+    resolve_keys(values)
+    recipe_css(values)

@@ -6,6 +6,7 @@ I/O. Its methods are safe to call from several threads: one lock serialises them
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import threading
 import time
@@ -18,7 +19,7 @@ from .claims import AnsweredIn, ClaimStore, DatabaseClaims, MemoryClaims
 from .components import Components, call_with_accepted
 from .config import Config
 from .db import ANSWERS, Database, check_name
-from .errors import AnswerError, DatasetError, SourceError
+from .errors import AnswerError, DatasetError, EventError, SourceError
 from .hashing import INPUT_HASH, TASK_HASH, set_hashes
 from .loaders import Stream, stream_length, task_key
 from .progress import (
@@ -29,36 +30,13 @@ from .progress import (
     eta_seconds,
     forecast_from_losses,
 )
+from .recipe_db import RecipeController
+from .task_shape import short, task_problem
+from .views import check_view_config, missing_input, required_input
 
 Task = dict[str, Any]
 Counts = dict[str, int]
-# The input key each view cannot do without; `html` may stand in for `text` where it says so.
-REQUIRED_INPUT = {
-    "text": ("text", "html"),
-    "classification": ("text", "html"),
-    "choice": ("text", "html", "options"),
-    "ner": ("text",),
-    "ner_manual": ("text",),
-    "html": ("html",),
-}
-
-
-INT64 = -(2**63)  # hashes are stored as signed 64-bit integers
-HASH_KEYS = (INPUT_HASH, TASK_HASH)
-MAX_NESTING = 64  # JSON levels in an answer; real tasks nest three or four
-
-
-def _nesting_within(value: Any, limit: int) -> bool:
-    """Whether no list or dict in `value` is more than `limit` levels deep. The recursion is
-    bounded by `limit`, so a hostile answer cannot exhaust the stack here, nor later when it is
-    hashed or stored."""
-    if limit == 0:
-        return False
-    for child in value.values() if type(value) is dict else value:
-        kind = type(child)
-        if (kind is dict or kind is list) and not _nesting_within(child, limit - 1):
-            return False
-    return True
+MAX_SKIPS_TOLD = 20  # tasks skipped for their shape are told one by one up to this many
 
 
 def empty_counts() -> Counts:
@@ -72,7 +50,11 @@ class AnswerResult:
     saved: int
     progress: ProgressInfo
     stats: dict[str, Counts]
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # validate_answer's refusals
+    # Every answer refused (by its shape or by validate_answer): {"index", "_task_hash",
+    # "reason"}, index being its place in the batch received.
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    invalid: list[dict[str, Any]] = field(default_factory=list)  # those refused for their shape
 
 
 class Controller:
@@ -85,18 +67,27 @@ class Controller:
         db: Database | None,
         *,
         shared_claims: bool = False,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.components = components
+        self.notify = notify or (lambda _message: None)
+        self.skipped = 0  # tasks of the stream never served for their shape (task_shape)
         self.config = config
         self.db = db if components.dataset is not None else None
         self.recipe = components.recipe
         self.dataset = components.dataset
         self.view_id = components.view_id
+        check_view_config(self.recipe, self.view_id, config.values)
+        # The input keys each task needs (one of each group), for the view or its blocks.
+        self._needs = required_input(self.view_id, config.values)
+        self.event_hooks = components.event_hooks
         self.batch_size: int = config["batch_size"]
         self.overlap: bool = config["feed_overlap"]
         self.exclude_by: str = config["exclude_by"]
         self.claim_timeout: float = float(config["claim_timeout"])
         self.stream = components.stream
+        # A loader's own stream has checked its tasks' shape as it read them.
+        self._shape_checked = getattr(self.stream, "shape_checked", False) is True
         # A source read through one task at a time (map / apply over a file) is counted in
         # distinct tasks by the run's dedup key, and what a dataset already holds of it counts
         # as done; where the run deduplicates by input, answered tasks are left out before the
@@ -162,7 +153,7 @@ class Controller:
                     for key in self._dataset_total:
                         self._dataset_total[key] += self._dataset_counts[session].get(key, 0)
             if self.components.on_load:
-                self.components.on_load(self)
+                self.components.on_load(self.for_recipe())
 
     def _count_done_before(self) -> None:
         """How many distinct tasks of the source the dataset (and `exclude`) already hold."""
@@ -198,7 +189,11 @@ class Controller:
                 return
             self._closed = True
             if self.components.on_exit:
-                self.components.on_exit(self)
+                self.components.on_exit(self.for_recipe())
+
+    def for_recipe(self) -> RecipeController:
+        """This controller as a recipe's callbacks see it: `db` is the recipe's database API."""
+        return RecipeController(self)
 
     def session_id(self, name: str | None = None) -> str:
         """The session id answers carry: "DATASET-NAME"."""
@@ -348,18 +343,34 @@ class Controller:
         self._cursors[session] = cursor + len(chunk)
         return chunk
 
-    def _check_task(self, task: Any) -> Task:
+    def _check_task(self, task: Any) -> Task | None:
+        """The task with its hashes; None for a task whose shape the page could not show nor
+        the database store (skipped and told, never served)."""
         if not isinstance(task, dict):
             raise SourceError(
                 f"Recipe '{self.recipe}': {self._where()} is a {type(task).__name__}, "
                 "not a task dict."
             )
-        needed = REQUIRED_INPUT[self.view_id]
-        if task.keys().isdisjoint(needed):
+        needed = missing_input(task, self._needs)
+        if needed is not None:
             keys = " or ".join(f"'{k}'" for k in needed)
             raise SourceError(
                 f"{self._where()}: the task has no {keys}, which the '{self.view_id}' view needs."
             )
+        problem = None if self._shape_checked else task_problem(task)
+        if problem:
+            self.skipped += 1
+            if self.skipped <= MAX_SKIPS_TOLD:
+                more = (
+                    " (further ones are counted, not told)"
+                    if self.skipped == MAX_SKIPS_TOLD
+                    else ""
+                )
+                self.notify(
+                    f"Warning: recipe '{self.recipe}': skipped {self._where()} "
+                    f"({short(task, 60)}): {problem}{more}."
+                )
+            return None
         return set_hashes(task)
 
     def _where(self) -> str:
@@ -376,19 +387,30 @@ class Controller:
 
     # taking answers -------------------------------------------------------------------------
     def receive_answers(self, session: str, answers: list[Any]) -> AnswerResult:
-        """Validate, `update`, `before_db`, save (committed before this returns), count."""
+        """Check, validate, `update`, `before_db`, save (committed before this returns), count.
+        Each answer is judged on its own: the good ones are saved, and each refused one (its
+        shape, or `validate_answer`) is listed in `refused` with its reason."""
         with self._lock:
             self.start()
             now = int(time.time())
-            batch = [self._check_answer(session, a, now) for a in answers]
             errors: list[dict[str, Any]] = []
+            refused: list[dict[str, Any]] = []
+            invalid: list[dict[str, Any]] = []
             valid: list[Task] = []
-            for answer in batch:
-                if self.components.validate_answer is not None:
+            validate = self.components.validate_answer
+            for index, received in enumerate(answers):
+                try:
+                    answer = self._check_answer(session, received, now)
+                except AnswerError as err:
+                    invalid.append(_refusal(index, received, str(err)))
+                    refused.append(invalid[-1])
+                    continue
+                if validate is not None:
                     try:
-                        self.components.validate_answer(answer)
+                        validate(answer)
                     except ValueError as err:
                         errors.append({TASK_HASH: answer[TASK_HASH], "message": str(err)})
+                        refused.append(_refusal(index, answer, str(err)))
                         continue
                 valid.append(answer)
             scope = self._scope(session)
@@ -423,7 +445,9 @@ class Controller:
                 self._rate.add(len(new))
             if self.components.progress is not None:
                 self._custom_progress[session] = self._call_progress(session)
-            return AnswerResult(len(new), self.progress(session), self.stats(session), errors)
+            return AnswerResult(
+                len(new), self.progress(session), self.stats(session), errors, refused, invalid
+            )
 
     def _update_forecast(self) -> None:
         """The loss-based progress and forecast, after each batch that `update` learned from;
@@ -445,24 +469,22 @@ class Controller:
             )
 
     def _check_answer(self, session: str, answer: Any, now: int) -> Task:
-        """A copy of the answer, checked, with its hashes, session, view and time (`now`
-        unless it has one)."""
-        if not isinstance(answer, dict):
+        """A copy of the answer, checked by the rules of a task (task_shape), with its hashes,
+        session, view and time (`now` unless it has one); AnswerError says what is wrong."""
+        if type(answer) is not dict:
             raise AnswerError(f"Each answer must be a task object, not {type(answer).__name__}.")
         verdict = answer.get("answer")
         if verdict not in ANSWERS:
             raise AnswerError(
                 f"An answer's 'answer' must be accept, reject or ignore, not {verdict!r}."
             )
-        for key in HASH_KEYS:
-            value = answer.get(key)
-            if value is None or (type(value) is int and INT64 <= value < -INT64):
-                continue  # the common case, checked first
-            if isinstance(value, bool) or not isinstance(value, int) or not INT64 <= value < -INT64:
-                raise AnswerError(
-                    f"An answer's '{key}' must be an integer (64 bits at most), not {value!r}."
-                )
-        self._check_answer_shape(answer)
+        needed = missing_input(answer, self._needs)
+        if needed is not None:
+            keys = " or ".join(f"'{k}'" for k in needed)
+            raise AnswerError(f"An answer has no {keys}, which the '{self.view_id}' view needs.")
+        problem = task_problem(answer)
+        if problem:
+            raise AnswerError(f"An answer is refused: {problem}.")
         answer = {**answer, "_session_id": session}
         if type(answer.get(INPUT_HASH)) is not int or type(answer.get(TASK_HASH)) is not int:
             set_hashes(answer)
@@ -471,19 +493,6 @@ class Controller:
         if "_timestamp" not in answer:
             answer["_timestamp"] = now
         return answer
-
-    def _check_answer_shape(self, answer: Task) -> None:
-        """An answer from a client is checked like a task from the stream, so that what is
-        stored can be exported, read back and trained on."""
-        needed = REQUIRED_INPUT[self.view_id]
-        if answer.keys().isdisjoint(needed):
-            keys = " or ".join(f"'{k}'" for k in needed)
-            raise AnswerError(f"An answer has no {keys}, which the '{self.view_id}' view needs.")
-        for key in ("text", "html"):
-            if key in answer and not isinstance(answer[key], str):
-                raise AnswerError(f"An answer's '{key}' must be a string.")
-        if not _nesting_within(answer, MAX_NESTING):
-            raise AnswerError(f"An answer is nested more than {MAX_NESTING} levels deep.")
 
     def _not_stored_yet(self, session: str, answers: list[Task]) -> list[Task]:
         if self.db is None or self.dataset is None:
@@ -507,6 +516,38 @@ class Controller:
             new = self.db.save_answers(self.dataset, answers)
         self.claims.release(scope, keys)
         return new
+
+    # event hooks ----------------------------------------------------------------------------
+    def call_event(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Call the recipe's event hook `name` with the payload's keys as keyword arguments;
+        its dict comes back. An unknown name, a payload it does not take, or a hook raising
+        ValueError is an EventError whose message can be shown to the annotator."""
+        hook = self.event_hooks.get(name)
+        if hook is None:
+            known = ", ".join(sorted(self.event_hooks)) or "none"
+            raise EventError(
+                f"Recipe '{self.recipe}' has no event hook '{name}' (its hooks: {known})."
+            )
+        with self._lock:
+            self.start()
+            try:
+                inspect.signature(hook).bind(self, **payload)
+            except TypeError as err:  # the page's payload does not fit the hook's arguments
+                raise EventError(f"Event hook '{name}': {err}.") from None
+            except ValueError:
+                pass  # a callable without a signature to read: call it and see
+            try:
+                result = hook(self, **payload)
+            except ValueError as err:
+                raise EventError(f"Event hook '{name}': {err}") from None
+        if result is None:
+            return {}
+        if not isinstance(result, dict):
+            raise AnswerError(
+                f"Recipe '{self.recipe}': event hook '{name}' must return a dict, "
+                f"not {type(result).__name__}."
+            )
+        return result
 
     # counts and progress --------------------------------------------------------------------
     def stats(self, session: str | None = None) -> dict[str, Counts]:
@@ -586,6 +627,13 @@ class Controller:
                 self._exclude_ids.append(found)
 
 
+def _refusal(index: int, answer: Any, reason: str) -> dict[str, Any]:
+    """A refused answer as the reply lists it: its place in the batch, its task hash when it
+    has a usable one, and why."""
+    found = answer.get(TASK_HASH) if type(answer) is dict else None
+    return {"index": index, TASK_HASH: found if type(found) is int else None, "reason": reason}
+
+
 class _Reader:
     """One pass over the stream, one task read ahead so that its end is known as soon as its
     last task is handed out (progress reaches exactly 1.0 with the last answer)."""
@@ -605,12 +653,15 @@ class _Reader:
         """Tasks taken and not handed out after all: the next `take` returns them first."""
         self._pending.extendleft(reversed(tasks))
 
-    def take(self, n: int, check: Callable[[Any], Task]) -> list[Task]:
+    def take(self, n: int, check: Callable[[Any], Task | None]) -> list[Task]:
         if self._iterator is None:
             self._iterator = iter(self._stream)
         while len(self._pending) <= n and not self.exhausted:
             try:
-                self._pending.append(check(next(self._iterator)))
+                task = check(next(self._iterator))
             except StopIteration:
                 self.exhausted = True
+                continue
+            if task is not None:
+                self._pending.append(task)
         return [self._pending.popleft() for _ in range(min(n, len(self._pending)))]

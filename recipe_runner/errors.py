@@ -27,6 +27,21 @@ class AnswerError(RecipeRunnerError):
     """An answer that cannot be saved: invalid shape, or rejected by `validate_answer`."""
 
 
+class RecipeFailure(RecipeRunnerError):
+    """A recipe or one of its callbacks raised: told in one line (file, line, error); the
+    original exception is kept for `--traceback`."""
+
+    def __init__(self, message: str, original: BaseException) -> None:
+        super().__init__(message)
+        self.original = original
+        self.show_traceback = False  # --traceback was given
+
+
+class EventError(RecipeRunnerError):
+    """An event hook call from the page that can't be made: an unknown hook, a payload the hook
+    does not take, or a hook that refused it (ValueError)."""
+
+
 class UsageError(RecipeRunnerError):
     """A command line that cannot be parsed; the CLI exits with code 2."""
 

@@ -77,9 +77,27 @@ def task_hash(task: dict[str, Any], in_hash: int, keys: Iterable[str] = TASK_KEY
     return _digest(f"[{int.__repr__(in_hash)},{_encode_fields(fields)}]")
 
 
-def set_hashes(task: dict[str, Any], overwrite: bool = False) -> dict[str, Any]:
-    """Set `_input_hash` and `_task_hash` in place, keeping hashes already present."""
-    if task.keys().isdisjoint(_NOT_PLAIN) and type(task.get("text")) is str:
+def set_hashes(
+    task: dict[str, Any],
+    input_keys: Iterable[str] = INPUT_KEYS,
+    task_keys: Iterable[str] = TASK_KEYS,
+    ignore: Iterable[str] = (),
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Set `_input_hash` and `_task_hash` in place and return the task.
+
+    The input hash covers `input_keys`, the task hash the input hash plus `task_keys`; keys in
+    `ignore` are left out of both. Hashes already present are kept unless `overwrite`."""
+    if ignore:
+        skip = set(ignore)
+        input_keys = tuple(k for k in input_keys if k not in skip)
+        task_keys = tuple(k for k in task_keys if k not in skip)
+    elif (
+        input_keys is INPUT_KEYS
+        and task_keys is TASK_KEYS
+        and task.keys().isdisjoint(_NOT_PLAIN)
+        and type(task.get("text")) is str
+    ):
         # The common task, {"text": ...} without hashes: both hashes as `input_hash` and
         # `task_hash` give them, in one step.
         text_hash = task[INPUT_HASH] = _text_only_hash(task["text"])
@@ -87,7 +105,7 @@ def set_hashes(task: dict[str, Any], overwrite: bool = False) -> dict[str, Any]:
         return task
     in_hash = task.get(INPUT_HASH)
     if overwrite or not isinstance(in_hash, int):
-        in_hash = task[INPUT_HASH] = input_hash(task)
+        in_hash = task[INPUT_HASH] = input_hash(task, input_keys)
     if overwrite or not isinstance(task.get(TASK_HASH), int):
-        task[TASK_HASH] = task_hash(task, in_hash)
+        task[TASK_HASH] = task_hash(task, in_hash, task_keys)
     return task

@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +14,12 @@ from types import FrameType
 from typing import Any
 
 from .controller import Controller
+from .errors import AnswerError
+from .hashing import TASK_HASH
 from .policies import resolve_policy
 from .progress import ProgressInfo
 from .runner import Notify, find_recipe, notify_stderr, prepare_run
+from .views import prefill
 
 
 @dataclass
@@ -31,6 +35,13 @@ class HeadlessSummary:
     interrupted: bool = False
     seconds: float = 0.0
     skipped_lines: int = 0
+    skipped_tasks: int = 0  # tasks of the recipe's stream never served for their shape
+    refused: dict[str, int] = field(default_factory=dict)  # validate_answer's reason -> answers
+
+    @property
+    def failed(self) -> bool:
+        """Answers were refused by the recipe's `validate_answer`: the run did not do it all."""
+        return bool(self.refused)
 
     def line(self) -> str:
         parts = ", ".join(f"{self.counts.get(k, 0)} {k}" for k in ("accept", "reject", "ignore"))
@@ -41,6 +52,13 @@ class HeadlessSummary:
         )
         if self.skipped_lines:
             text += f"; skipped {self.skipped_lines} invalid lines"
+        if self.skipped_tasks:
+            text += f"; skipped {self.skipped_tasks} invalid tasks"
+        if self.refused:
+            total = sum(self.refused.values())
+            most = sorted(self.refused.items(), key=lambda item: -item[1])
+            reasons = "; ".join(f"{reason!r} ({n})" for reason, n in most)
+            text += f"; {total} refused by validate_answer: {reasons}"
         if self.interrupted:
             text += "; interrupted, every answer made so far is saved"
         return text + "."
@@ -129,11 +147,24 @@ def _drive(
                 tasks = controller.get_questions(session)
                 if not tasks:
                     break
-                answered = [policy(task) for task in tasks]
+                # The keys the page's view would add (a text_input's field, a choice's
+                # `accept`), so that a policy's answers store what an annotator's would.
+                view, config = controller.view_id, controller.config.values
+                answered = [policy(prefill(task, view, config)) for task in tasks]
                 result = controller.receive_answers(session, answered)
+                if result.invalid:
+                    # The policy's answers, not the annotator's: a bug to fix, not to count.
+                    raise AnswerError(
+                        f"The answer policy made {len(result.invalid)} answer(s) that can't be "
+                        f"saved (the good ones of the batch were): {result.invalid[0]['reason']}"
+                    )
+                refused = Counter(error["message"] for error in result.errors)
+                for reason, n in refused.items():
+                    summary.refused[reason] = summary.refused.get(reason, 0) + n
+                refused_hashes = {error[TASK_HASH] for error in result.errors}
                 for task in answered:
                     verdict = task.get("answer")
-                    if verdict in counts:
+                    if verdict in counts and task.get(TASK_HASH) not in refused_hashes:
                         counts[verdict] += 1
                 summary.saved += result.saved
                 _advance(bar, result.progress, summary.saved, started)
@@ -149,6 +180,7 @@ def _drive(
     summary.seconds = time.monotonic() - started
     stream = controller.stream
     summary.skipped_lines = getattr(getattr(stream, "root", None), "skipped", 0) or 0
+    summary.skipped_tasks = controller.skipped
     return summary
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SourceError
+from .task_shape import task_problem
 
 Task = dict[str, Any]
 LOADERS = ("jsonl", "json", "csv", "txt")
@@ -39,6 +40,9 @@ class Stream:
         self.parent = parent
         self.skip_invalid = skip_invalid
         self.skipped = 0  # invalid lines passed over with skip_invalid
+        # Every task it yields passed task_shape's check already (a loader's own stream; not
+        # one made by `map` or `apply`, whose function may change the tasks).
+        self.shape_checked = False
         self.line = 0  # line of the source the last task came from
         # Set before the length is first asked: "input" or "task" makes the length count
         # distinct tasks by that hash, and keeps their sorted hashes in `keys` (8 bytes each)
@@ -141,6 +145,7 @@ def get_stream(
             "<stdin>",
             skip_invalid=skip_invalid,
         )
+        stdin.shape_checked = True
         return stdin
     path = Path(name)
     if not path.exists():
@@ -173,6 +178,7 @@ def get_stream(
         return keys.count if stream.keys is None else len(stream.keys)
 
     stream = Stream(factory, length, name, skip_invalid=skip_invalid)
+    stream.shape_checked = True
     return stream
 
 
@@ -292,13 +298,14 @@ def _read_lines(file: Any, where: str, kind: str, stream: Stream) -> Iterator[Ta
         return
     fast = kind == "jsonl" and _orjson_loads is not None
     for lineno, raw in _raw_lines(file, where):
-        if fast and type(raw) is bytes:
-            quick = _quick_json_line(raw)
-            if quick is not None:
-                stream.line = lineno
-                yield quick
-                continue
         try:
+            if fast and type(raw) is bytes:
+                quick = _quick_json_line(raw)
+                if quick is not None:
+                    _check_shape(quick, where, lineno)
+                    stream.line = lineno
+                    yield quick
+                    continue
             if isinstance(raw, SourceError):
                 raise raw
             text = _decode(raw, where, lineno)
@@ -307,7 +314,7 @@ def _read_lines(file: Any, where: str, kind: str, stream: Stream) -> Iterator[Ta
             if kind == "txt":
                 task: Any = {"text": text.strip()}
             else:
-                task = _parse_json_line(text, where, lineno)
+                task = _check_shape(_parse_json_line(text, where, lineno), where, lineno)
         except SourceError:
             if not skip:
                 raise
@@ -354,6 +361,18 @@ def _parse_json_line(text: str, where: str, lineno: int) -> Task:
         raise SourceError(
             f"'{where}' line {lineno}: each line must be a JSON object, not "
             f"{type(task).__name__}. Fix the line, or pass --skip-invalid to skip such lines."
+        )
+    return task
+
+
+def _check_shape(task: Task, where: str, lineno: int, line: str = "line") -> Task:
+    """The task, when its shape is one the page can show and the database store
+    (task_shape); otherwise an error naming the file and line."""
+    problem = task_problem(task)
+    if problem:
+        raise SourceError(
+            f"'{where}' {line} {lineno}: {problem}. Fix the task, "
+            "or pass --skip-invalid to skip such lines."
         )
     return task
 
@@ -430,7 +449,7 @@ def _read_json(path: Path, stream: Stream) -> Iterator[Task]:
         if not isinstance(task, dict):
             raise SourceError(f"'{path}' item {i}: each task must be a JSON object.")
         stream.line = i
-        yield task
+        yield _check_shape(task, str(path), i, "item")
 
 
 def _count_records(
@@ -461,14 +480,15 @@ def _check_lines(
     count = 0
     fast = kind == "jsonl" and _orjson_loads is not None
     for lineno, raw in _raw_lines(file, where):
-        if fast and type(raw) is bytes:
-            quick = _quick_json_line(raw)
-            if quick is not None:
-                count += 1
-                if keys is not None:
-                    keys.add(quick)
-                continue
         try:
+            if fast and type(raw) is bytes:
+                quick = _quick_json_line(raw)
+                if quick is not None:
+                    _check_shape(quick, where, lineno)
+                    count += 1
+                    if keys is not None:
+                        keys.add(quick)
+                    continue
             if isinstance(raw, SourceError):
                 raise raw
             text = _decode(raw, where, lineno)
@@ -477,6 +497,8 @@ def _check_lines(
             task = (
                 _parse_json_line(text, where, lineno) if kind == "jsonl" else {"text": text.strip()}
             )
+            if kind == "jsonl":
+                _check_shape(task, where, lineno)
         except SourceError:
             if not skip_invalid:
                 raise

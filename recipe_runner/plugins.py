@@ -73,10 +73,10 @@ def load_plugins(files: list[str | Path] | None = None, entry_points: bool = Tru
         name = str(path)
         if name in blocked:
             continue
-        module = _import_file(Path(path), plugins)
-        if module is not None:
-            file_recipes[name] = [v for v in vars(module).values() if recipe_name(v) is not None]
-            _register(plugins, module, name, version=None, distribution=None)
+        module = _import_file(Path(path))
+        plugins.registry.files.add(name)
+        file_recipes[name] = [v for v in vars(module).values() if recipe_name(v) is not None]
+        _register(plugins, module, name, version=None, distribution=None)
     if entry_points:
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             if ep.name in blocked or manager.has_plugin(ep.name):
@@ -98,7 +98,9 @@ def load_plugins(files: list[str | Path] | None = None, entry_points: bool = Tru
     return plugins
 
 
-def _import_file(path: Path, plugins: Plugins) -> ModuleType | None:
+def _import_file(path: Path) -> ModuleType:
+    """The module of a `-F` file; one that fails to import stops the run: the recipe asked
+    for may be in it, and running an installed one of the same name instead would hide that."""
     if not path.is_file():
         raise SourceError(f"Can't find the recipe file '{path}'. Check the path given to -F.")
     module_name = f"rr_file_plugin_{abs(hash(str(path.resolve())))}"
@@ -111,9 +113,31 @@ def _import_file(path: Path, plugins: Plugins) -> ModuleType | None:
         spec.loader.exec_module(module)
     except Exception as err:
         sys.modules.pop(module_name, None)
-        plugins.failures.append(PluginFailure(str(path), f"{type(err).__name__}: {err}"))
-        return None
+        raise SourceError(
+            f"Can't load the recipe file '{path}'{_line_in(err, path)}: "
+            f"{type(err).__name__}: {_first_line(err)}"
+        ) from None
     return module
+
+
+def _line_in(err: BaseException, path: Path) -> str:
+    """ " (line N)": where in `path` the error was raised, when it was."""
+    if isinstance(err, SyntaxError) and err.lineno:
+        return f" (line {err.lineno})"
+    import traceback
+
+    target = path.resolve()
+    lines = [
+        frame.lineno
+        for frame in traceback.extract_tb(err.__traceback__)
+        if Path(frame.filename).resolve() == target
+    ]
+    return f" (line {lines[-1]})" if lines else ""
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err.msg if isinstance(err, SyntaxError) else err).strip()
+    return text.splitlines()[0] if text else "(no message)"
 
 
 def _register(

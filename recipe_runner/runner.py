@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .components import check_components
 from .config import Config, load_config
-from .errors import RecipeError
+from .errors import RecipeError, RecipeFailure
 from .plugins import Plugins, load_plugins
 from .recipes import Recipe, recipe_name
 
@@ -42,18 +42,63 @@ def find_recipe(
     if callable(recipe):
         name = recipe_name(recipe) or str(getattr(recipe, "__name__", "recipe"))
         return Recipe(name, recipe, "<python>")
-    plugins = load_and_report(files, notify)
+    plugins = load_and_report(files, notify, only=recipe)
     return plugins.registry.get(recipe)
 
 
-def load_and_report(files: Sequence[str | Path] = (), notify: Notify = notify_stderr) -> Plugins:
-    """Load plugins and tell about each one that failed; the others keep working."""
+def load_and_report(
+    files: Sequence[str | Path] = (), notify: Notify = notify_stderr, only: str | None = None
+) -> Plugins:
+    """Load plugins and tell about each one that failed (the others keep working) and each
+    installed recipe a `-F` file overrides (`only`: that recipe's override alone)."""
     plugins = load_plugins(list(files))
     for failure in plugins.failures:
         notify(
             f"Warning: plugin '{failure.name}' failed to load and is left out: {failure.message}"
         )
+    for name, file, plugin in plugins.registry.overrides:
+        if only is not None and name != only:
+            continue
+        notify(f"Recipe '{name}' from '{file}' overrides the one of plugin '{plugin}'.")
     return plugins
+
+
+def recipe_failure(recipe: Recipe, err: BaseException) -> RecipeFailure:
+    """The one line that says where a recipe (or one of its callbacks) raised, and what."""
+    import inspect
+
+    try:
+        own: Path | None = Path(inspect.getsourcefile(recipe.func) or "").resolve()
+    except TypeError:
+        own = None
+    return RecipeFailure(failure_line(recipe.name, err, own), err)
+
+
+def failure_line(name: str, err: BaseException, own: Path | None = None) -> str:
+    """ "Recipe NAME failed at FILE:LINE: Type: message": the last frame in the recipe's own
+    file `own`, else the last in no library (this package, the standard library, site-packages),
+    else the last outside this package."""
+    import sysconfig
+    import traceback
+
+    frames = traceback.extract_tb(err.__traceback__)
+    package = Path(__file__).resolve().parent
+    libraries = {Path(p).resolve() for p in sysconfig.get_paths().values() if p}
+
+    def outside(frame: traceback.FrameSummary, roots: set[Path]) -> bool:
+        return not any(root in Path(frame.filename).resolve().parents for root in roots)
+
+    mine = [f for f in frames if own is not None and Path(f.filename).resolve() == own]
+    user = [f for f in frames if outside(f, {package, *libraries})]
+    ours = [f for f in frames if outside(f, {package})]
+    found = mine or user or ours or list(frames)
+    where = f" at {found[-1].filename}:{found[-1].lineno}" if found else ""
+    text = str(err).strip()
+    message = text.splitlines()[0] if text else "(no message)"
+    return (
+        f"Recipe '{name}' failed{where}: {type(err).__name__}: {message} "
+        "(--traceback or RR_TRACEBACK=1 shows the whole traceback)"
+    )
 
 
 def prepare_run(
@@ -82,7 +127,7 @@ def prepare_run(
         before_open(config)
     db = connect(config) if components.dataset is not None else None
     try:
-        controller = Controller(components, config, db, shared_claims=shared_claims)
+        controller = Controller(components, config, db, shared_claims=shared_claims, notify=notify)
     except Exception:
         if db is not None:
             db.close()

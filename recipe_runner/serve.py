@@ -37,11 +37,18 @@ def serve(
         )
         controller = run.controller
         try:
-            from .server import make_app
+            from .guard import exposure_warning
+            from .server import auth_from_env, make_app
 
             controller.start()
             app = make_app(controller, recipe.name)
             server = make_server(app)
+            config = run.config
+            exposed = exposure_warning(
+                config["host"], config["allowed_hosts"], auth_from_env() is not None
+            )
+            if exposed:
+                notify(exposed)
             notify(f"Serving '{recipe.name}' on {url_of(listening[0])} (Ctrl-C to stop)")
             server.run(sockets=listening)
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
 import secrets
 import sqlite3
@@ -29,8 +30,11 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .controller import Controller
-from .errors import ConfigError, RecipeRunnerError
+from .errors import ConfigError, EventError, RecipeRunnerError
+from .guard import SECURITY_HEADERS, Guard, allowed_host_names, send_json
+from .keymap import resolve_keys
 from .progress import ProgressInfo
+from .theme import recipe_css
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 32 * 1024 * 1024  # a batch of answers far larger than this is a mistake
@@ -96,6 +100,13 @@ class Project(BaseModel):
     labels: list[str] | None
     config: dict[str, Any] = Field(description="The run's config, without database settings.")
     instructions: Instructions | None = None
+    keys: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="The page's keys: 'actions' {key: action} and 'labels' {label: key}.",
+    )
+    event_hooks: list[str] = Field(
+        default_factory=list, description="The names of the recipe's event hooks."
+    )
 
 
 class Questions(BaseModel):
@@ -123,6 +134,12 @@ class ForecastOut(BaseModel):
     high: int = Field(description="...and its high end.")
 
 
+class Refused(BaseModel):
+    index: int = Field(description="The answer's place in the batch sent, from 0.")
+    task_hash: int | None = Field(alias="_task_hash", description="Its task hash, if usable.")
+    reason: str
+
+
 class AnswersOut(BaseModel):
     saved: int = Field(description="Answers not stored before (a retried batch saves 0).")
     progress: float | None
@@ -132,6 +149,10 @@ class AnswersOut(BaseModel):
     stats: Stats
     errors: list[AnswerProblem] = Field(
         description="Answers the recipe's validate_answer refused; they were not saved."
+    )
+    refused: list[Refused] = Field(
+        description="Every answer not saved (its shape, or validate_answer), with the reason; "
+        "the others of the batch were saved."
     )
     session: str
 
@@ -153,20 +174,34 @@ class ErrorOut(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut},
+    403: {"model": ErrorOut, "description": "A cross-site request, or a session not allowed."},
+    421: {"model": ErrorOut, "description": "A Host name the server does not answer to."},
     503: {"model": ErrorOut, "description": "The database can't be reached; try again."},
 }
 ANSWERS_BODY = {
     "required": True,
     "content": {
-        # text/plain is what navigator.sendBeacon sends when the page is closed.
-        media: {"schema": AnswersIn.model_json_schema(ref_template="#/components/schemas/{model}")}
-        for media in ("application/json", "text/plain")
+        # JSON only: a browser sends other types (text/plain, forms) from any page, unasked.
+        "application/json": {
+            "schema": AnswersIn.model_json_schema(ref_template="#/components/schemas/{model}")
+        }
     },
 }
 
 
 class JSONBytes(Response):
+    """A JSON reply, with the security headers the Guard adds to pages (it leaves the API's
+    replies alone, so that the hot paths need no wrapper around `send`)."""
+
     media_type = "application/json"
+
+    def __init__(
+        self, content: bytes, status_code: int = 200, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(content, status_code, {**SECURITY_HEADER_STRINGS, **(headers or {})})
+
+
+SECURITY_HEADER_STRINGS = {k.decode(): v.decode() for k, v in SECURITY_HEADERS}
 
 
 class Reply(NamedTuple):
@@ -203,6 +238,7 @@ def problem_reply(status: int, message: str) -> Reply:
     return Reply(status, dumps({"detail": message}), None)
 
 
+NO_CACHE = {"cache-control": "no-cache"}
 DATABASE_DOWN = "The database can't be reached just now; nothing was saved. Try again shortly."
 
 
@@ -216,13 +252,18 @@ def warn_database_down(err: BaseException) -> None:
     print(f"Warning: the database can't be reached: {first}", file=sys.stderr, flush=True)
 
 
-async def send_json(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
-) -> None:
-    """A JSON response as its two raw ASGI messages (for the layers in front of FastAPI)."""
-    start = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    await send({"type": "http.response.start", "status": status, "headers": start + headers})
-    await send({"type": "http.response.body", "body": body})
+def report_recipe_failure(recipe: str, err: BaseException) -> str:
+    """One line on stderr naming where the recipe raised (the whole traceback with
+    RR_TRACEBACK=1); the server keeps serving, and the page shows the line."""
+    from .runner import failure_line
+
+    line = failure_line(recipe, err)
+    if os.environ.get("RR_TRACEBACK", "") not in ("", "0"):
+        import traceback
+
+        traceback.print_exception(err, file=sys.stderr)
+    print(f"Error: {line}", file=sys.stderr, flush=True)
+    return line
 
 
 # basic auth -----------------------------------------------------------------------------------
@@ -239,7 +280,7 @@ class BasicAuth:
             return
         body = dumps({"detail": "Authentication required."})
         challenge = (b"www-authenticate", b'Basic realm="recipe-runner", charset="UTF-8"')
-        await send_json(send, 401, body, [challenge])
+        await send_json(send, 401, body, [challenge, *SECURITY_HEADERS])
 
     def _allowed(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
@@ -286,8 +327,13 @@ def make_app(
         labels=config["labels"],
         config=config.public(),
         instructions=read_instructions(config["instructions"]),
+        keys=resolve_keys(config.values),
+        event_hooks=sorted(controller.event_hooks),
     ).model_dump(mode="json")
     index = (STATIC / "index.html").read_bytes()
+    # The recipe's own code and style, as resources of their own (never inline in the page).
+    recipe_js = (config["javascript"] or "").encode("utf-8")
+    recipe_style = recipe_css(config.values).encode("utf-8")
     app = FastAPI(
         title="recipe-runner",
         summary=f"Annotation web view of recipe '{recipe_name}'.",
@@ -324,7 +370,40 @@ def make_app(
 
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
-        return Response(index, media_type="text/html", headers={"cache-control": "no-cache"})
+        return Response(index, media_type="text/html", headers=NO_CACHE)
+
+    @app.get("/recipe.js", include_in_schema=False)
+    async def recipe_script() -> Response:
+        return Response(recipe_js, media_type="text/javascript", headers=NO_CACHE)
+
+    @app.get("/recipe.css", include_in_schema=False)
+    async def recipe_stylesheet() -> Response:
+        return Response(recipe_style, media_type="text/css", headers=NO_CACHE)
+
+    @app.post("/api/events/{name}", response_model=dict[str, Any], responses=ERRORS)
+    async def post_event(
+        name: str,
+        request: Request,
+        session: str | None = Query(None, description="Session name (default: 'default')."),
+    ) -> Response:
+        """Call the recipe's event hook `name` with the JSON object of the body as its keyword
+        arguments (besides the controller); its dict is the reply."""
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return problem(415, "An event's body must be a JSON object (application/json).")
+        session_of(session)
+        raw = await read_capped(request.headers.get("content-length", ""), request.receive)
+        if raw is None:
+            return problem(413, f"The request body is over {MAX_BODY} bytes.")
+        try:
+            payload = loads(raw) if raw.strip() else {}
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            return problem(422, "An event's body must be a JSON object of keyword arguments.")
+        try:
+            return reply(controller.call_event(name, payload))
+        except EventError as err:
+            return problem(404 if name not in controller.event_hooks else 400, str(err))
 
     @app.get("/api/project", response_model=Project)
     async def get_project() -> Response:
@@ -354,7 +433,11 @@ def make_app(
     @app.post(
         "/api/answers",
         response_model=AnswersOut,
-        responses={**ERRORS, 413: {"model": ErrorOut}},
+        responses={
+            **ERRORS,
+            413: {"model": ErrorOut},
+            415: {"model": ErrorOut, "description": "A body that is not application/json."},
+        },
         openapi_extra={"requestBody": ANSWERS_BODY},
     )
     async def post_answers(request: Request) -> Response:
@@ -377,6 +460,7 @@ def make_app(
                 **_progress(result.progress),
                 "stats": result.stats,
                 "errors": result.errors,
+                "refused": result.refused,
                 "session": sid,
             },
             started,
@@ -394,10 +478,11 @@ def make_app(
         return reply({**_progress(controller.progress(sid)), **controller.stats(sid)})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    front: ASGIApp = HotPaths(app, questions=questions, answers=answers_reply)
-    if auth is not None:  # outermost: it guards the hot paths too
+    front: ASGIApp = HotPaths(app, questions=questions, answers=answers_reply, recipe=recipe_name)
+    if auth is not None:  # in front of the hot paths: it guards them too
         front = BasicAuth(front, user=auth[0], password=auth[1])
-    return front
+    allowed = config["allowed_hosts"]
+    return Guard(front, allowed_host_names(config["host"], allowed), allowed)
 
 
 class HotPaths:
@@ -413,10 +498,12 @@ class HotPaths:
         app: ASGIApp,
         questions: Callable[[str | None, bool, float], Reply],
         answers: Callable[[bytes | None, float], Reply],
+        recipe: str = "?",
     ) -> None:
         self.app = app
         self.questions = questions
         self.answers = answers
+        self.recipe = recipe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
@@ -442,9 +529,13 @@ class HotPaths:
             except DATABASE_DOWN_ERRORS as err:
                 warn_database_down(err)
                 result = problem_reply(503, DATABASE_DOWN)
+            except Exception as err:  # the recipe's stream or a callback raised
+                result = problem_reply(500, report_recipe_failure(self.recipe, err))
             if result is not None:
-                timing = [] if result.timing is None else [(b"server-timing", result.timing)]
-                await send_json(send, result.status, result.body, timing)
+                headers = SECURITY_HEADERS
+                if result.timing is not None:
+                    headers = [(b"server-timing", result.timing), *SECURITY_HEADERS]
+                await send_json(send, result.status, result.body, headers)
                 return
         await self.app(scope, receive, send)
 
@@ -494,7 +585,7 @@ async def read_capped(declared: str, receive: Receive) -> bytes | None:
 
 
 def parse_answers(raw: bytes) -> tuple[str | None, list[Any]]:
-    """The session and answers of a POST body (JSON, or the text/plain of sendBeacon).
+    """The session and answers of a POST body (its type was checked by the Guard).
 
     Checked by hand rather than by the AnswersIn model: it runs on every batch, and each answer
     is checked by the controller anyway."""

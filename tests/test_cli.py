@@ -377,14 +377,26 @@ def test_unknown_config_key_is_a_warning(rr: Any, tmp_path: Path) -> None:
     assert "Warning: Unknown config key 'batch_sise'" in result.err
 
 
-def test_a_recipes_own_exception_keeps_its_traceback(tmp_path: Path) -> None:
-    (tmp_path / "recipes.py").write_text(BAD_COMPONENTS, encoding="utf-8")
-    result = subprocess_rr(
-        "run", "--headless", "-F", str(tmp_path / "recipes.py"), "raises.inside", "ds"
-    )
+def test_a_recipes_own_exception_is_one_line_unless_the_traceback_is_asked_for(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "recipes.py"
+    path.write_text(BAD_COMPONENTS, encoding="utf-8")
+    line = BAD_COMPONENTS.splitlines().index('    raise RuntimeError("a bug in the recipe")') + 1
+    result = subprocess_rr("run", "--headless", "-F", str(path), "raises.inside", "ds")
     assert result.returncode == 1
-    assert "Traceback" in result.stderr
-    assert "RuntimeError: a bug in the recipe" in result.stderr
+    assert visible_lines(result.stderr) == [
+        f"Error: Recipe 'raises.inside' failed at {path}:{line}: RuntimeError: a bug in the "
+        "recipe (--traceback or RR_TRACEBACK=1 shows the whole traceback)"
+    ]
+    for extra, env in ((["--traceback"], {}), ([], {"RR_TRACEBACK": "1"})):
+        result = subprocess_rr(
+            "run", "--headless", *extra, "-F", str(path), "raises.inside", "ds", **env
+        )
+        assert result.returncode == 1
+        assert "Traceback (most recent call last)" in result.stderr
+        assert f'File "{path}", line {line}, in raises' in result.stderr
+        assert result.stderr.rstrip().splitlines()[-1].startswith("Error: Recipe 'raises.inside'")
 
 
 def test_floats_come_back_exactly(rr: Any, tmp_path: Path) -> None:

@@ -40,13 +40,17 @@ def live_server(
     kwargs: dict[str, Any] | None = None,
     cli_config: dict[str, Any] | None = None,
     auth: tuple[str, str] | None = None,
+    wrap: Callable[[Any], Any] | None = None,
 ) -> Iterator[LiveServer]:
-    """Serve the recipe `func` on 127.0.0.1 (a free port) until the block ends."""
+    """Serve the recipe `func` on 127.0.0.1 (a free port) until the block ends; `wrap`, when
+    given, wraps the ASGI app (to watch its requests)."""
     recipe = Recipe(getattr(func, "_rr_recipe_name", func.__name__), func, "<test>")
     run = prepare_run(recipe, kwargs=kwargs or {}, cli_config=cli_config, shared_claims=True)
     controller = run.controller
     sock = bind("127.0.0.1", 0)
     app = make_app(controller, recipe.name, auth=auth)
+    if wrap is not None:
+        app = wrap(app)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

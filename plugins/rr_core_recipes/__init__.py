@@ -6,9 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from recipe_runner import hookimpl, recipe
-from recipe_runner.errors import RecipeRunnerError
-from recipe_runner.loaders import get_stream
+from recipe_runner import RecipeRunnerError, get_stream, hookimpl, recipe
 
 Label = Annotated[list[str] | None, typer.Option(help="Comma-separated labels, e.g. A,B.")]
 Loader = Annotated[
@@ -80,15 +78,26 @@ def ner_manual(
     label: Label = None,
     loader: Loader = None,
     skip_invalid: SkipInvalid = False,
+    patterns: Annotated[
+        str | None,
+        typer.Option(help="JSONL patterns whose matches come pre-marked (label, pattern)."),
+    ] = None,
 ) -> dict[str, Any]:
-    """Mark entity spans by hand over the tokens of a spaCy tokenizer."""
-    from recipe_runner.models import add_tokens, load_pipeline
+    """Mark entity spans by hand over the tokens of a spaCy tokenizer.
+
+    With --patterns, what the patterns match comes pre-marked, to be corrected; texts without
+    a match are shown too."""
+    from recipe_runner import PatternMatcher, Stream, add_tokens, load_pipeline
 
     if not label:
         raise RecipeRunnerError("ner.manual needs --label, e.g. --label PERSON,ORG.")
     nlp = load_pipeline(spacy_model)
-    stream = get_stream(source, loader, skip_invalid=skip_invalid)
-    stream = stream.apply(lambda tasks: add_tokens(nlp, tasks))
+    stream: Stream = get_stream(source, loader, skip_invalid=skip_invalid)
+    if patterns is not None:
+        matcher = PatternMatcher(nlp, combine_matches=True, all_examples=True, filter_labels=label)
+        matcher.from_disk(patterns)
+        stream = stream.apply(lambda tasks: (task for _, task in matcher(tasks)))
+    stream = add_tokens(nlp, stream)
     return {
         "dataset": dataset,
         "stream": stream,

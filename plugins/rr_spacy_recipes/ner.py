@@ -7,15 +7,22 @@ from typing import Annotated, Any
 
 import typer
 
-from recipe_runner import recipe
-from recipe_runner.errors import RecipeRunnerError
-from recipe_runner.loaders import Stream, get_stream
-from recipe_runner.models import tokens_of
-from recipe_runner.sorters import ALGORITHMS, prefer_uncertain
+from recipe_runner import (
+    SCORE_BATCH,
+    EntityRecognizer,
+    RecipeRunnerError,
+    SpanCategorizer,
+    Stream,
+    batches,
+    get_stream,
+    load_pipeline,
+    prefer_uncertain,
+    recipe,
+)
+from recipe_runner import SORTER_ALGORITHMS as ALGORITHMS
+from recipe_runner import doc_tokens as tokens_of
 
-from .model import SCORE_BATCH, _but, batches, open_pipeline, require_labels
-from .spans import EntityModel, SpanModel
-from .textcat import Dataset, Label, Loader, Model, Source
+from .textcat import Dataset, Label, Loader, Model, Source, require_labels
 
 Task = dict[str, Any]
 
@@ -48,10 +55,10 @@ def ner_correct(
         raise RecipeRunnerError(
             "ner.correct: --update learns in this process, so it can't use --n-process > 1."
         )
-    nlp = open_pipeline(spacy_model)
-    model = EntityModel(nlp, label, add=update)
+    nlp = load_pipeline(spacy_model)
+    model = EntityRecognizer(nlp, label, add=update)
     # Only what the entities need runs: a text classifier in the same pipeline stays idle.
-    idle = _but(nlp, "ner")
+    idle = model.other_pipes
 
     def annotate(tasks: Iterator[Task]) -> Iterator[Task]:
         pairs = ((task.get("text", ""), task) for task in tasks)
@@ -103,8 +110,8 @@ def ner_teach(
         raise RecipeRunnerError(
             f"ner.teach: --algorithm is one of {', '.join(ALGORITHMS)}, not '{algorithm}'."
         )
-    nlp = open_pipeline(spacy_model)
-    model = SpanModel(nlp, labels, seed=seed)
+    nlp = load_pipeline(spacy_model)
+    model = SpanCategorizer(nlp, labels, seed=seed)
     source_stream = get_stream(source, loader)
 
     def scored() -> Iterator[tuple[float, Task]]:

@@ -7,12 +7,20 @@ from typing import Annotated, Any
 
 import typer
 
-from recipe_runner import recipe
-from recipe_runner.errors import RecipeRunnerError
-from recipe_runner.loaders import Stream, get_stream
-from recipe_runner.sorters import ALGORITHMS, prefer_uncertain
-
-from .model import SCORE_BATCH, TextcatModel, batches, open_pipeline, require_labels
+from recipe_runner import (
+    SCORE_BATCH,
+    PatternMatcher,
+    RecipeRunnerError,
+    Stream,
+    TextClassifier,
+    batches,
+    combine_models,
+    get_stream,
+    load_pipeline,
+    prefer_uncertain,
+    recipe,
+)
+from recipe_runner import SORTER_ALGORITHMS as ALGORITHMS
 
 Label = Annotated[list[str] | None, typer.Option(help="Comma-separated labels, e.g. A,B.")]
 Loader = Annotated[
@@ -44,6 +52,13 @@ def textcat_teach(
     order: Annotated[
         str, typer.Option(help="uncertain (most uncertain first) or source (as they come).")
     ] = "uncertain",
+    patterns: Annotated[
+        str | None,
+        typer.Option(
+            help="JSONL patterns: texts they match are asked about too, scored by how "
+            "often each pattern's matches were accepted."
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Teach a text classifier: accept or reject its most uncertain suggestions.
 
@@ -52,7 +67,9 @@ def textcat_teach(
     A new classifier (from blank:LANG, or a pipeline without one) gets its first questions in
     source order, since it can't rank what it knows nothing about. Questions held back are
     scored again with the updated model and served when the source runs dry, so the whole
-    source gets seen."""
+    source gets seen. With --patterns, a text a pattern matches is also asked about with the
+    pattern's label (the match highlighted), and answers teach both the model and the patterns'
+    scores."""
     labels = require_labels("textcat.teach", label)
     if algorithm not in ALGORITHMS:
         raise RecipeRunnerError(
@@ -60,8 +77,12 @@ def textcat_teach(
         )
     if order not in ("uncertain", "source"):
         raise RecipeRunnerError(f"textcat.teach: --order is uncertain or source, not '{order}'.")
-    nlp = open_pipeline(spacy_model)
-    model = TextcatModel(nlp, labels, seed=seed)
+    nlp = load_pipeline(spacy_model)
+    model = TextClassifier(nlp, labels, seed=seed)
+    matcher = None
+    if patterns is not None:
+        matcher = PatternMatcher(nlp, label_span=False, label_task=True, filter_labels=labels)
+        matcher.from_disk(patterns)
     source_stream = get_stream(source, loader)
 
     def scored() -> Iterator[tuple[float, Task]]:
@@ -70,13 +91,19 @@ def textcat_teach(
             for task, scores in zip(group, model.predict(texts), strict=True):
                 for lab in labels:
                     yield scores[lab], _question(task, lab, scores[lab])
+            if matcher is not None:
+                yield from matcher(group)
 
     def rescore(tasks: list[Task]) -> list[tuple[float, Task]]:
         texts = list(dict.fromkeys(t.get("text", "") for t in tasks))
         by_text = dict(zip(texts, model.predict(texts, batch_size=256), strict=True))
         out = []
         for task in tasks:
-            score = by_text[task.get("text", "")][task["label"]]
+            found = [s["pattern"] for s in task.get("spans") or [] if "pattern" in s]
+            if matcher is not None and found:
+                score = matcher.score(found[0])  # a pattern's question keeps the pattern's score
+            else:
+                score = by_text[task.get("text", "")][task["label"]]
             task["score"] = score
             task.setdefault("meta", {})["score"] = round(score, 3)
             out.append((score, task))
@@ -94,14 +121,22 @@ def textcat_teach(
             read_ahead=READ_AHEAD,
         )
 
-    stream = Stream(sorted_stream, lambda: len(source_stream) * len(labels), parent=source_stream)
+    length = None if matcher is not None else (lambda: len(source_stream) * len(labels))
+    stream = Stream(sorted_stream, length, parent=source_stream)
+    update = combine_models(model, matcher)[1] if matcher is not None else model.update
     return {
         "dataset": dataset,  # where the answers go
         "stream": stream,  # one question per text and label, most uncertain first
         "view_id": "classification",  # the text with the label to accept or reject
-        "update": model.update,  # learns from accept / reject, returns the loss
+        "update": update,  # learns from accept / reject, returns the loss
         "config": {"labels": labels},
     }
+
+
+def require_labels(recipe: str, label: list[str] | None) -> list[str]:
+    if not label:
+        raise RecipeRunnerError(f"{recipe} needs --label, e.g. --label SPAM or --label A,B.")
+    return label
 
 
 def _question(task: Task, label: str, score: float) -> Task:
@@ -130,8 +165,8 @@ def textcat_correct(
     Each task's `score` is the model's confidence in the whole pre-selection: the least sure of
     its per-label decisions (scores per label are in `meta.scores`)."""
     labels = require_labels("textcat.correct", label)
-    nlp = open_pipeline(spacy_model)
-    model = TextcatModel(nlp, labels)
+    nlp = load_pipeline(spacy_model)
+    model = TextClassifier(nlp, labels)
     exclusive = exclusive or model.exclusive
     options = [{"id": lab, "text": lab} for lab in labels]
     source_stream = get_stream(source, loader)

@@ -52,13 +52,32 @@ export class Api {
     });
   }
 
+  // A recipe's event hook, called with the payload as its keyword arguments: its dict.
+  event(name, payload) {
+    return this.request(this.url(`api/events/${encodeURIComponent(name)}`), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(payload),
+    });
+  }
+
   stats() {
     return this.request(this.url("api/stats"));
   }
 
-  // For a page being closed: the browser sends it even after the page is gone (as text/plain).
-  beacon(answers) {
+  // For a page being closed: a keepalive request outlives the page (sendBeacon can't send
+  // JSON, and the server takes JSON only). The browser caps such bodies at 64 KiB: false
+  // when it is bigger, so that the answers stay with the page.
+  leave(answers) {
     const body = JSON.stringify({ session: this.session, answers });
-    return navigator.sendBeacon("api/answers", body);
+    if (new Blob([body]).size > 60000) return false;
+    fetch("api/answers", {
+      method: "POST",
+      keepalive: true,
+      credentials: "same-origin",
+      headers: { "content-type": "application/json" },
+      body,
+    }).catch(() => {});
+    return true;
   }
 }

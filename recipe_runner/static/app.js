@@ -2,10 +2,11 @@
 // undo while unsent, and every unsent answer flushed on save, at the end and on page close.
 
 import { Api, ApiError } from "./api.js";
-import { setupHelp, toggleHelp } from "./help.js";
-import { bindKeys } from "./keys.js";
+import { setupHelp, showKeys, toggleHelp } from "./help.js";
+import { bindKeys, CardKeys } from "./keys.js";
+import { emit, installPageApi } from "./page-api.js";
 import { showHistory, showProgress, showRunInfo, showSaveState, showStats } from "./sidebar.js";
-import { el, renderTask } from "./views.js";
+import { el, LABEL_VIEWS, renderTask } from "./views.js";
 
 const params = new URLSearchParams(location.search);
 const api = new Api(params.get("session"));
@@ -19,11 +20,14 @@ const state = {
   queue: [], // tasks fetched, not yet shown
   current: null, // the task on screen; the view edits it in place
   view: null,
+  keys: { actions: {}, labels: {} }, // the run's keymap, from the server
+  cardKeys: null, // the keys of the labels and options on screen
   outbox: [], // history items answered and not yet sent
   inflight: [], // history items being sent
   history: [], // {answer, state: "unsent" | "sending" | "saved"}, newest last
   seen: new Set(), // task hashes this page already holds, so a batch never shows a task twice
-  errors: new Map(), // task hash -> the recipe's validate_answer message
+  problems: new WeakMap(), // task -> why the server refused its answer, or why it can't be shown
+  broken: false, // the task on screen can't be shown: it can only be skipped
   fetching: null,
   exhausted: false,
   sending: null,
@@ -84,8 +88,12 @@ function render() {
   const content = $("content");
   $("meta").replaceChildren();
   $("score").hidden = true;
+  state.broken = false;
+  state.cardKeys = new CardKeys(state.keys.labels);
+  paintLabels();
   if (!task) {
     state.view = null;
+    say(null);
     if (state.exhausted && !state.fetching) {
       content.replaceChildren(el("div", "empty", "No tasks available."));
       flush();
@@ -94,7 +102,17 @@ function render() {
     }
     return;
   }
-  state.view = renderTask(state.project.view_id, task, viewContext);
+  try {
+    state.view = renderTask(state.project.view_id, task, viewContext);
+  } catch (err) {
+    // A task of a shape the view can't show (the server checks tasks, but not a recipe's
+    // own JavaScript): say so and let it be skipped rather than stop on "Loading…".
+    state.view = null;
+    state.broken = true;
+    content.replaceChildren(el("div", "empty", "This task can't be shown."));
+    say(`This task can't be shown (${err.message}). Skip it to go on.`, "invalid", true);
+    return;
+  }
   content.replaceChildren(state.view.node);
   if (typeof task.score === "number") {
     $("score").textContent = `Score: ${task.score.toFixed(2)}`;
@@ -105,53 +123,93 @@ function render() {
     row.append(el("span", "meta-key", key), el("span", "meta-value", typeof value === "object" ? JSON.stringify(value) : value));
     $("meta").append(row);
   }
-  const error = state.errors.get(task._task_hash);
-  if (error) say(error, "invalid");
+  const problem = state.problems.get(task);
+  if (problem) say(`Not saved: ${problem} Fix the answer, or skip the task.`, "invalid", true);
   else say(null);
+  emit("rrtask", { task });
+}
+
+// The views of the card: the view, or each of its blocks.
+function cardViews() {
+  const viewId = state.project.view_id;
+  return viewId === "blocks" ? (state.config.blocks || []).map((b) => b.view_id) : [viewId];
 }
 
 const viewContext = {
   get labels() {
     return state.labels;
   },
+  get config() {
+    return state.config;
+  },
+  claimKey: (id, handler) => state.cardKeys.claim(id, handler),
   get choiceStyle() {
     return state.config.choice_style;
   },
   activeLabel: () => state.labels[state.labelIndex],
   selectLabel: (i) => {
     if (i >= 0 && i < state.labels.length) state.labelIndex = i;
-    paintLabels();
+    markActiveLabel();
   },
 };
 
+// The label bar of the span views; its labels claim their keys before the card's options.
 function paintLabels() {
   const bar = $("label-bar");
-  if (state.project.view_id !== "ner_manual") return;
+  if (!state.current || !cardViews().some((v) => LABEL_VIEWS.has(v))) {
+    bar.hidden = true;
+    return;
+  }
   bar.hidden = false;
   bar.replaceChildren();
   state.labels.forEach((label, i) => {
     const button = el("button", `label-button c${i % 8}${i === state.labelIndex ? " active" : ""}`);
     button.type = "button";
-    if (i < 9) button.append(el("kbd", null, String(i + 1)));
+    const key = state.cardKeys.claim(label, () => viewContext.selectLabel(i));
+    if (key) button.append(el("kbd", null, key));
     button.append(label);
     button.addEventListener("click", () => viewContext.selectLabel(i));
     bar.append(button);
   });
 }
 
-function say(text, kind = "info") {
+// Only the active label changes: the buttons are marked again, their keys stay.
+function markActiveLabel() {
+  $("label-bar")
+    .querySelectorAll(".label-button")
+    .forEach((button, i) => button.classList.toggle("active", i === state.labelIndex));
+}
+
+// A message under the task; `skippable` adds a button that drops the task from this page.
+function say(text, kind = "info", skippable = false) {
   const node = $("message");
   node.hidden = !text;
   node.className = kind;
   node.textContent = text || "";
+  if (skippable) {
+    const button = el("button", "skip", "Skip this task");
+    button.type = "button";
+    button.addEventListener("click", skip);
+    node.append(" ", button);
+  }
+}
+
+// Drop the task on screen without an answer (one the server refused, or one that can't be
+// shown): it stays with this session until a reload or its claim expires.
+function skip() {
+  if (!state.current) return;
+  state.problems.delete(state.current);
+  state.current = null;
+  showNext();
 }
 
 // answering ------------------------------------------------------------------------------------
 function answer(verdict) {
   const task = state.current;
-  if (!task) return;
+  if (!task || state.broken) return;
   const item = { answer: { ...task, answer: verdict }, state: "unsent" };
-  state.errors.delete(task._task_hash);
+  emit("rranswer", { answer: item.answer });
+  state.problems.delete(task);
   state.history.push(item);
   state.outbox.push(item);
   state.current = null;
@@ -218,19 +276,21 @@ function send() {
 function saved(batch, reply) {
   state.failing = false;
   state.answeredOnce = true;
-  const refused = new Map(reply.errors.map((e) => [e._task_hash, e.message]));
+  // Each answer is judged on its own: the others of the batch are saved. A refused one is
+  // never sent again by itself: its task comes back on screen with the reason, to be
+  // answered again (fixed) or skipped.
+  const refused = new Map((reply.refused || []).map((r) => [r.index, r.reason]));
   const back = [];
-  for (const item of batch) {
-    if (refused.has(item.answer._task_hash)) {
-      state.errors.set(item.answer._task_hash, refused.get(item.answer._task_hash));
-      state.history = state.history.filter((i) => i !== item);
-      const { answer: _verdict, ...task } = item.answer;
-      back.push(task);
-    } else {
+  batch.forEach((item, i) => {
+    if (!refused.has(i)) {
       item.state = "saved";
+      return;
     }
-  }
-  // A refused answer's task comes back on screen with the message, until it is fixed.
+    state.history = state.history.filter((h) => h !== item);
+    const { answer: _verdict, ...task } = item.answer;
+    state.problems.set(task, refused.get(i));
+    back.push(task);
+  });
   if (back.length) {
     if (state.current) state.queue.unshift(state.current);
     state.current = back.shift();
@@ -279,24 +339,32 @@ async function start() {
   state.config = project.config || {};
   state.labels = project.labels && project.labels.length ? project.labels : ["ENTITY"];
   document.title = `${project.recipe} · ${project.dataset ?? "recipe-runner"}`;
+  state.keys = project.keys || state.keys;
   const buttons = state.config.buttons || ["accept", "reject", "ignore", "undo"];
   for (const button of document.querySelectorAll("#buttons button")) {
     const action = button.dataset.action;
     button.hidden = action !== "save" && !buttons.includes(action);
     button.addEventListener("click", () => actions[action]());
+    // The button shows its action's first key, as the keymap has it.
+    const key = Object.keys(state.keys.actions).find((k) => state.keys.actions[k] === action);
+    button.querySelector("kbd").textContent = key || "";
+    button.title = key ? `${action} (${key})` : action;
   }
+  const helpKey = Object.keys(state.keys.actions).find((k) => state.keys.actions[k] === "help");
+  $("help-button").querySelector("kbd").textContent = helpKey || "";
   setupHelp(project.instructions);
-  bindKeys(actions);
-  paintLabels();
+  showKeys(state.keys);
+  bindKeys(state.keys.actions, actions);
   await fetchMore(true);
   showRunInfo(project, api.sessionId || "default");
   showNext();
   paintSidebar();
+  emit("rrmount", { project });
   if (state.config.show_stats) api.stats().then(showStats, () => {});
-  // The browser delivers a beacon even as the page goes away.
+  // The browser delivers a keepalive request even as the page goes away.
   window.addEventListener("pagehide", () => {
     const pending = [...state.inflight, ...state.outbox];
-    if (!pending.length || !api.beacon(pending.map((item) => item.answer))) return;
+    if (!pending.length || !api.leave(pending.map((item) => item.answer))) return;
     // Handed to the browser: if this page comes back (from the back-forward cache), those
     // answers are on their way and no longer undoable.
     for (const item of state.outbox) item.state = "saved";
@@ -310,10 +378,26 @@ const actions = {
   reject: () => answer("reject"),
   ignore: () => answer("ignore"),
   undo,
+  skip,
   save: flush,
   help: () => toggleHelp(),
   close: () => toggleHelp(false),
-  digit: (n) => state.view && state.view.digit && state.view.digit(n),
+  card: (name) => Boolean(state.cardKeys && state.cardKeys.press(name)),
 };
 
+// Changes made by the recipe's own code go into the task on screen, which is drawn again.
+function updateTask(patch) {
+  if (!state.current || !patch || typeof patch !== "object") return;
+  Object.assign(state.current, patch);
+  render();
+  emit("rrupdate", { task: state.current });
+}
+
+installPageApi({
+  task: () => state.current,
+  project: () => state.project,
+  update: updateTask,
+  answer: (verdict) => (["accept", "reject", "ignore"].includes(verdict) ? answer(verdict) : undefined),
+  event: (name, payload) => api.event(name, payload),
+});
 start();

@@ -43,6 +43,46 @@ export function markdown(source) {
   return out.join("\n");
 }
 
+const ACTIONS = {
+  accept: "accept",
+  reject: "reject",
+  ignore: "ignore",
+  undo: "undo the last answer not yet saved",
+  save: "save now",
+  help: "this help",
+};
+
+function keyCells(keys, what) {
+  const row = document.createElement("tr");
+  const cell = document.createElement("td");
+  keys.forEach((key, i) => {
+    const badge = document.createElement("kbd");
+    badge.textContent = key;
+    if (i) cell.append(" ");
+    cell.append(badge);
+  });
+  const text = document.createElement("td");
+  text.textContent = what;
+  row.append(cell, text);
+  return row;
+}
+
+// The help's table of keys, from the run's keymap: {actions: {key: action}, labels: {label: key}}.
+export function showKeys(keymap) {
+  const table = document.getElementById("help-keys");
+  const byAction = {};
+  for (const [key, action] of Object.entries(keymap.actions || {})) (byAction[action] ||= []).push(key);
+  table.replaceChildren();
+  for (const [action, what] of Object.entries(ACTIONS)) {
+    if (byAction[action]) table.append(keyCells(byAction[action], what));
+  }
+  for (const [label, key] of Object.entries(keymap.labels || {})) {
+    table.append(keyCells([key], `choose ${label}`));
+  }
+  table.append(keyCells(["1–9"], "choose an option / a label (their keys are shown beside them)"));
+  table.append(keyCells(["escape"], "close the help; leave a text field (keys typed in it are text)"));
+}
+
 export function setupHelp(instructions) {
   const box = document.getElementById("instructions");
   if (instructions) {

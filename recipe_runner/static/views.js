@@ -1,17 +1,15 @@
-// One render function per view_id. Text always goes in through textContent; innerHTML is used
-// for a task's `html` key only, so a task text of "<script>" is shown as text.
+// One render function per view_id, registered in VIEWS. Text always goes in through
+// textContent; innerHTML is used for a task's `html` key and for an `html_template` (whose
+// inserted values are escaped) only, so a task text of "<script>" is shown as text.
 
-export function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
+import { el, kbd, labelColour } from "./dom.js";
+import { renderTemplate } from "./template.js";
+import { gapAfter, prepareTokens, tokenNode, tokenSelection } from "./tokens.js";
+import { blocksView } from "./view-blocks.js";
+import { spansManualView } from "./view-spans.js";
+import { textInputView } from "./view-text-input.js";
 
-function labelColour(label, labels) {
-  const i = Math.max(0, (labels || []).indexOf(label));
-  return `c${i % 8}`;
-}
+export { el } from "./dom.js";
 
 function htmlBlock(html) {
   const node = el("div", "task-html");
@@ -61,19 +59,37 @@ function nerView(task, ctx) {
   return { node };
 }
 
-function htmlView(task) {
-  return { node: htmlBlock(task.html || "") };
+const URL_ATTRIBUTES = ["href", "src", "action", "formaction", "xlink:href"];
+const SCRIPT_URL = /^(javascript|vbscript|data):/i;
+
+// A template's HTML: the values it inserts are escaped, and a link they make can't run code.
+function templateBlock(template, task) {
+  const node = htmlBlock(renderTemplate(template, task));
+  for (const item of node.querySelectorAll("*")) {
+    for (const name of URL_ATTRIBUTES) {
+      const value = item.getAttribute(name);
+      // Browsers drop control characters and spaces in a URL's scheme: "java\tscript:".
+      if (value && SCRIPT_URL.test(value.replace(/[\u0000-\u0020]/g, ""))) item.removeAttribute(name);
+    }
+  }
+  return node;
+}
+
+// The task's `html`, or the `html_template` (of the block, else of the config) over the task.
+function htmlView(task, ctx) {
+  const template = task.html_template ?? ctx.config.html_template;
+  return { node: typeof template === "string" ? templateBlock(template, task) : htmlBlock(task.html || "") };
 }
 
 function choiceView(task, ctx) {
   const node = el("div", "choice");
-  node.append(inputBlock(task, ctx));
+  if (typeof task.text === "string" || typeof task.html === "string") node.append(inputBlock(task, ctx));
   const options = task.options || [];
   if (!Array.isArray(task.accept)) task.accept = [];
   const list = el("ol", "options");
   const items = options.map((option, i) => {
     const item = el("li", "option");
-    item.append(el("kbd", null, i < 9 ? String(i + 1) : ""), el("span", null, option.text ?? option.id));
+    item.append(kbd(ctx.claimKey(String(option.id), () => toggle(i))), el("span", null, option.text ?? option.id));
     item.addEventListener("click", () => toggle(i));
     list.append(item);
     return item;
@@ -84,51 +100,21 @@ function choiceView(task, ctx) {
     const option = options[i];
     if (!option) return;
     const chosen = task.accept.includes(option.id);
-    if (ctx.choiceStyle === "single") task.accept = chosen ? [] : [option.id];
+    // A block (or a task) may set its own choice_style.
+    if ((task.choice_style ?? ctx.choiceStyle) === "single") task.accept = chosen ? [] : [option.id];
     else task.accept = chosen ? task.accept.filter((id) => id !== option.id) : [...task.accept, option.id];
     paint();
   }
   paint();
   node.append(list);
-  return { node, digit: (n) => toggle(n - 1) };
-}
-
-// Tokens for a task that has none: words and punctuation, with their character offsets.
-export function tokensOf(task) {
-  if (Array.isArray(task.tokens) && task.tokens.length) return task.tokens;
-  const text = task.text || "";
-  const tokens = [];
-  for (const match of text.matchAll(/\w+|[^\w\s]/gu)) {
-    const start = match.index;
-    const end = start + match[0].length;
-    tokens.push({ text: match[0], start, end, id: tokens.length, ws: /\s/.test(text[end] || "") });
-  }
-  return tokens;
-}
-
-function spanTokens(span, tokens) {
-  if (Number.isInteger(span.token_start) && Number.isInteger(span.token_end)) return [span.token_start, span.token_end];
-  const first = tokens.findIndex((t) => t.start >= span.start);
-  let last = -1;
-  tokens.forEach((t, i) => {
-    if (t.end <= span.end) last = i;
-  });
-  return first >= 0 && last >= first ? [first, last] : null;
+  return { node };
 }
 
 function nerManualView(task, ctx) {
-  const tokens = tokensOf(task);
-  task.tokens = tokens;
-  task.spans = (task.spans || []).flatMap((span) => {
-    const range = spanTokens(span, tokens);
-    return range ? [{ ...span, token_start: range[0], token_end: range[1] }] : [];
-  });
+  const tokens = prepareTokens(task);
   const node = el("div", "task-text tokens");
-  let anchor = null; // token where the last selection started, for shift-click
-  let down = null;
 
-  function add(a, b) {
-    const [from, to] = a <= b ? [a, b] : [b, a];
+  function add(from, to) {
     const label = ctx.activeLabel();
     if (!label) return;
     // A new span replaces the spans it overlaps.
@@ -144,84 +130,59 @@ function nerManualView(task, ctx) {
     for (let i = 0; i < tokens.length; i++) {
       const span = task.spans.find((s) => s.token_start === i);
       if (!span) {
-        node.append(tokenNode(i, true));
+        node.append(tokenNode(i, tokens, selection.anchor), gapAfter(task, tokens, i));
         continue;
       }
       const mark = el("mark", labelColour(span.label, ctx.labels));
       mark.title = `${span.label}: click to remove`;
-      for (let j = span.token_start; j <= span.token_end; j++) mark.append(tokenNode(j, j < span.token_end));
+      for (let j = span.token_start; j <= span.token_end; j++) {
+        mark.append(tokenNode(j, tokens, selection.anchor));
+        if (j < span.token_end) mark.append(gapAfter(task, tokens, j));
+      }
       const tag = el("span", "span-label", span.label);
       tag.dataset.i = String(i);
       mark.append(tag);
-      node.append(mark);
-      node.append(gapAfter(span.token_end));
+      node.append(mark, gapAfter(task, tokens, span.token_end));
       i = span.token_end;
     }
   }
 
-  // What follows a token: the text up to the next one (tokens of Prodigy's files have no `ws`).
-  function gapAfter(i) {
-    const token = tokens[i];
-    const next = tokens[i + 1];
-    if (typeof task.text === "string" && next) return task.text.slice(token.end, next.start);
-    return token.ws ? " " : "";
-  }
-
-  function tokenNode(i, spaced) {
-    const item = el("span", i === anchor ? "token anchor" : "token", tokens[i].text);
-    item.dataset.i = String(i);
-    const gap = spaced ? gapAfter(i) : "";
-    if (!gap) return item;
-    const wrap = document.createDocumentFragment();
-    wrap.append(item, gap);
-    return wrap;
-  }
-
-  const indexAt = (target, selector) => {
-    const item = target && target.closest ? target.closest(selector) : null;
-    return item && node.contains(item) ? Number(item.dataset.i) : null;
-  };
-
-  node.addEventListener("mousedown", (event) => {
-    down = indexAt(event.target, ".token");
-    if (down !== null) event.preventDefault(); // no text selection while dragging
-  });
-  node.addEventListener("mouseup", (event) => {
-    const tag = indexAt(event.target, ".span-label");
-    const up = indexAt(event.target, ".token");
-    const start = down;
-    down = null;
-    if (tag !== null) {
-      task.spans = task.spans.filter((s) => s.token_start !== tag);
-    } else if (up === null || start === null) {
-      return;
-    } else if (event.shiftKey && anchor !== null) {
-      add(anchor, up);
-    } else if (start !== up) {
-      add(start, up);
-    } else if (spanAt(up)) {
-      const hit = spanAt(up);
-      task.spans = task.spans.filter((s) => s !== hit);
-    } else {
-      add(up, up);
-    }
-    anchor = tag === null && start === up ? up : null;
-    paint();
+  const selection = tokenSelection(node, {
+    other(event) {
+      const tag = event.target.closest && event.target.closest(".span-label");
+      if (!tag || !node.contains(tag)) return false;
+      task.spans = task.spans.filter((s) => s.token_start !== Number(tag.dataset.i));
+      paint();
+      return true;
+    },
+    pick(from, to, single) {
+      const hit = single ? spanAt(from) : null;
+      if (hit) task.spans = task.spans.filter((s) => s !== hit);
+      else add(from, to);
+      paint();
+    },
   });
   paint();
-  return { node, digit: (n) => ctx.selectLabel(n - 1) };
+  return { node };
 }
 
+// view_id -> render(task, ctx) returning {node}. The view edits the task in place.
 const VIEWS = {
   text: textView,
   classification: classificationView,
   choice: choiceView,
   ner: nerView,
   ner_manual: nerManualView,
+  spans_manual: spansManualView,
   html: htmlView,
+  text_input: textInputView,
+  blocks: (task, ctx) => blocksView(task, ctx, renderTask),
 };
 
-// ctx: {labels, choiceStyle, activeLabel(), selectLabel(i)}; the view edits the task in place.
+// The views that mark spans with the run's labels (the page shows the label bar for them).
+export const LABEL_VIEWS = new Set(["ner_manual", "spans_manual"]);
+
+// ctx: {labels, config, choiceStyle, activeLabel(), claimKey(id, fn) -> key name or "", inBlock}.
 export function renderTask(viewId, task, ctx) {
   const view = VIEWS[viewId] || textView;
   return view(task, ctx);

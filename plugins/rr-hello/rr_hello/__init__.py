@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from recipe_runner import hookimpl, recipe
-from recipe_runner.loaders import get_stream
+from recipe_runner import get_stream, hookimpl, recipe
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from recipe_runner.errors import RecipeRunnerError
 from recipe_runner.models import tokens_of
 
-from .model import SHARED, STEPS, Learner, _but, _unit, learnable
+from .spacy_model import SHARED, STEPS, Learner, _but, _unit, learnable
 
 if TYPE_CHECKING:
     from spacy.language import Language

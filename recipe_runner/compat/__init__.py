@@ -1,0 +1,1 @@
+"""Compatibility layers that map other tools' recipe APIs onto recipe-runner's own."""

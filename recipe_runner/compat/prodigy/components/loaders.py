@@ -1,0 +1,7 @@
+"""`prodigy.components.loaders`: tasks from files, as lazy streams."""
+
+from __future__ import annotations
+
+from recipe_runner import CSV, JSON, JSONL, TXT, get_stream
+
+__all__ = ["CSV", "JSON", "JSONL", "TXT", "get_stream"]
