@@ -51,6 +51,7 @@ def prefer_uncertain(
     seed: int | None = None,
     warmup: int = 0,
     read_ahead: int = READ_AHEAD,
+    rescore_every: int | None = None,
 ) -> Iterator[Task]:
     """Serve first the tasks the model is least sure of (scores near 0.5).
 
@@ -66,10 +67,14 @@ def prefer_uncertain(
 
     `warmup` serves that many tasks first in stream order: a model that has learned from only a
     few answers, or none, can't yet tell which tasks are uncertain (see `sort_by_priority`).
+    `rescore_every` (default `drain_batch`) is how many tasks are served between two
+    re-scorings: 1 chooses each task with the freshest model, for a `rescore` that is cheap
+    while the model has not changed.
     """
     return sort_by_priority(
         stream, uncertainty, algorithm, bias=bias, hold=hold, rescore=rescore,
         drain_batch=drain_batch, seed=seed, warmup=warmup, read_ahead=read_ahead,
+        rescore_every=rescore_every,
     )  # fmt: skip
 
 
@@ -84,6 +89,7 @@ def prefer_high_scores(
     seed: int | None = None,
     warmup: int = 0,
     read_ahead: int = READ_AHEAD,
+    rescore_every: int | None = None,
 ) -> Iterator[Task]:
     """Serve first the tasks the model is most confident are right (scores near 1): good for
     confirming suggestions quickly or finding more examples of a rare label. Same options as
@@ -91,6 +97,7 @@ def prefer_high_scores(
     return sort_by_priority(
         stream, _clip, algorithm, bias=bias, hold=hold, rescore=rescore,
         drain_batch=drain_batch, seed=seed, warmup=warmup, read_ahead=read_ahead,
+        rescore_every=rescore_every,
     )  # fmt: skip
 
 
@@ -105,12 +112,14 @@ def prefer_low_scores(
     seed: int | None = None,
     warmup: int = 0,
     read_ahead: int = READ_AHEAD,
+    rescore_every: int | None = None,
 ) -> Iterator[Task]:
     """Serve first the tasks the model is most confident are wrong (scores near 0): good for
     checking what the model rules out. Same options as `prefer_uncertain`."""
     return sort_by_priority(
         stream, lambda s: 1.0 - _clip(s), algorithm, bias=bias, hold=hold, rescore=rescore,
         drain_batch=drain_batch, seed=seed, warmup=warmup, read_ahead=read_ahead,
+        rescore_every=rescore_every,
     )  # fmt: skip
 
 
@@ -126,6 +135,7 @@ def sort_by_priority(
     seed: int | None = None,
     warmup: int = 0,
     read_ahead: int = READ_AHEAD,
+    rescore_every: int | None = None,
 ) -> Iterator[Task]:
     """The engine under the three sorters, for any `priority(score) -> [0, 1]`.
 
@@ -151,11 +161,15 @@ def sort_by_priority(
         raise ValueError(
             f"Unknown sorter algorithm {algorithm!r}: use 'ema', 'probability' or 'pool'."
         )
-    if hold < 0 or drain_batch < 1 or warmup < 0 or read_ahead < 1:
-        raise ValueError("hold and warmup must be >= 0; drain_batch and read_ahead >= 1.")
+    every = drain_batch if rescore_every is None else rescore_every
+    if hold < 0 or drain_batch < 1 or warmup < 0 or read_ahead < 1 or every < 1:
+        raise ValueError(
+            "hold and warmup must be >= 0; drain_batch, read_ahead and rescore_every >= 1."
+        )
     return _sort(
-        stream, priority, algorithm, bias, hold, rescore, drain_batch, seed, warmup, read_ahead
-    )
+        stream, priority, algorithm, bias, hold, rescore, drain_batch, seed, warmup, read_ahead,
+        every,
+    )  # fmt: skip
 
 
 def _sort(
@@ -169,6 +183,7 @@ def _sort(
     seed: int | None,
     warmup: int,
     read_ahead: int,
+    every: int,
 ) -> Iterator[Task]:
     rng = random.Random(seed)
     order = itertools.count()  # ties keep stream order; tasks themselves are never compared
@@ -179,7 +194,9 @@ def _sort(
     for pair in itertools.islice(source, warmup):
         yield _unpack(pair)[1]
     if algorithm == "pool":
-        yield from _pool(source, priority, hold, rescore, drain_batch, read_ahead, order, held)
+        yield from _pool(
+            source, priority, hold, rescore, drain_batch, read_ahead, order, held, every
+        )
     for pair in source:
         score, task = _unpack(pair)
         value = priority(score)
@@ -192,14 +209,14 @@ def _sort(
             yield task
         else:
             _hold(held, (value, next(order), task), hold)
-    yield from _drain(held, priority, rescore, drain_batch)
+    yield from _drain(held, priority, rescore, every)
 
 
 def _drain(
     held: list[tuple[float, int, Task]],
     priority: Callable[[float], float],
     rescore: Rescore | None,
-    group: int,
+    every: int,
 ) -> Iterator[Task]:
     """Serve the held-back tasks best first. With `rescore`, the best RESCORE_MAX of them (by
     their last priority) are scored again before each group, which bounds the wait for the
@@ -215,9 +232,9 @@ def _drain(
         ids = [entry[1] for entry in head]
         fresh = list(rescore([entry[2] for entry in head]))
         head = sorted([(priority(s), i, t) for i, (s, t) in zip(ids, fresh, strict=True)], key=key)
-        for _, _, task in head[:group]:
+        for _, _, task in head[:every]:
             yield task
-        waiting = sorted(head[group:] + tail, key=key)
+        waiting = sorted(head[every:] + tail, key=key)
 
 
 def _pool(
@@ -229,6 +246,7 @@ def _pool(
     read_ahead: int,
     order: Iterator[int],
     held: list[tuple[float, int, Task]],
+    every: int,
 ) -> Iterator[Task]:
     """Serve the best `group` of a pool re-scored before each group; spill the rest into
     `held` (a bounded min-heap) once the pool is full. Returns when the stream ends, leaving
@@ -242,14 +260,17 @@ def _pool(
             pool.append((priority(score), next(order), task))
         if len(new) < read_ahead * group:
             break  # the stream ran dry: the drain takes over
-        if rescore is not None:
-            ids = [entry[1] for entry in pool]
-            fresh = list(rescore([entry[2] for entry in pool]))
-            pool = [(priority(s), i, t) for i, (s, t) in zip(ids, fresh, strict=True)]
-        pool.sort(key=lambda e: (-e[0], e[1]))
-        for _, _, task in pool[:group]:
-            yield task
-        pool, spill = pool[group : group + POOL], pool[group + POOL :]
+        for start in range(0, group, every):
+            if rescore is not None:
+                ids = [entry[1] for entry in pool]
+                fresh = list(rescore([entry[2] for entry in pool]))
+                pool = [(priority(s), i, t) for i, (s, t) in zip(ids, fresh, strict=True)]
+            pool.sort(key=lambda e: (-e[0], e[1]))
+            take = min(every, group - start)
+            for _, _, task in pool[:take]:
+                yield task
+            pool = pool[take:]
+        pool, spill = pool[:POOL], pool[POOL:]
         for entry in spill:
             _hold(held, entry, hold)
     for entry in pool:

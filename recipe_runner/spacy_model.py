@@ -109,6 +109,9 @@ class TextcatModel:
             pipe.initialize(lambda: self._dummy_examples(), nlp=nlp)
         self.exclusive = nlp.get_pipe_meta(self.name).factory == "textcat"
         self.learner = Learner(nlp, seed, decay=DECAY_ANSWERS)
+        self.version = 0  # updates learned from so far
+        self._cache: dict[str, dict[str, float]] = {}
+        self._cache_version = 0
 
     @property
     def pipe(self) -> Any:
@@ -163,7 +166,20 @@ class TextcatModel:
         examples = self.examples(answers)
         if not examples:
             return None
+        self.version += 1
         return _train(self.nlp, self.name, examples, self.learner)
+
+    def cached_predict(self, texts: list[str]) -> list[dict[str, float]]:
+        """`predict`, with the scores of texts already scored since the last update kept: a
+        sorter may then ask for fresh scores before every question at no cost until the model
+        learns again."""
+        if self._cache_version != self.version:
+            self._cache.clear()
+            self._cache_version = self.version
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            self._cache.update(zip(missing, self.predict(missing, batch_size=256), strict=True))
+        return [self._cache[t] for t in texts]
 
 
 def _train(nlp: Language, name: str, examples: list[Example], learner: Learner) -> float:
