@@ -297,6 +297,8 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]], seconds: float) 
     ]
     for key, by_order in results.items():
         body += [*report_one(DATASETS[key], by_order), ""]
+    if args.note:
+        body += [args.note, ""]
     body += [FINDINGS, ""]
     body.append(f"Plot: `bench/active_learning.png`. Total run time {seconds:.0f}s.")
     return "\n".join(body)
@@ -387,6 +389,7 @@ parser.add_argument("--seeds", type=int, default=10)
 parser.add_argument("--data", default="sms,github")
 parser.add_argument("--dump", help="write the runs to this JSON file instead of reporting")
 parser.add_argument("--load", help="report runs dumped earlier (comma-separated files)")
+parser.add_argument("--note", help="a line to add to the report, about how the runs were made")
 args = parser.parse_args()
 
 if __name__ == "__main__":
