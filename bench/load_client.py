@@ -338,25 +338,29 @@ def measure(
     seconds: float,
     think: float,
     processes: int,
+    also_watch: Callable[[], dict[int, float]] | None = None,
 ) -> dict[str, Any]:
     """Drive the servers, stop them, check the database (at `check_url`; none for the bare
-    server): the figures of one setup."""
+    server): the figures of one setup. `also_watch` gives the CPU seconds of other processes
+    by pid (the database's), read at the start and at the end: their CPU per answer is
+    reported as `db_cpu_ms` (a process started meanwhile counts from zero)."""
     import psutil
 
     watched = [psutil.Process(s.pid) for s in servers]
     before: list[Any] = []
+    others: dict[int, float] = {}
+
+    def started() -> None:
+        before.extend(p.cpu_times() for p in watched)
+        others.update(also_watch() if also_watch else {})
+
     try:
-        tally = run_clients(
-            urls,
-            annotators,
-            seconds,
-            think,
-            processes,
-            on_start=lambda: before.extend(p.cpu_times() for p in watched),
-        )
+        tally = run_clients(urls, annotators, seconds, think, processes, on_start=started)
         after = [p.cpu_times() for p in watched]
+        others_after = also_watch() if also_watch else {}
     finally:
         codes = stop_servers(servers)
+    db_cpu = sum(cpu - others.get(pid, 0.0) for pid, cpu in others_after.items())
     pairs = list(zip(after, before, strict=True))
     kernel = sum(a.system - b.system for a, b in pairs)
     cpu = sum(a.user - b.user for a, b in pairs) + kernel
@@ -379,6 +383,7 @@ def measure(
         "sa99": pct(tally.answers_server_ms, 0.99),
         "lag99": pct(tally.lag_ms, 0.99),
         "cpu_ms": cpu * 1000 / max(tally.saved, 1),
+        "db_cpu_ms": db_cpu * 1000 / max(tally.saved, 1),
         "cpu_share": cpu / elapsed,
         "kernel_share": kernel / max(cpu, 1e-9),  # of the server's CPU, the kernel's part
         "client_share": tally.client_cpu / elapsed,

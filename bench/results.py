@@ -26,6 +26,7 @@ so compare figures within a section, not across runs.
 | preannotate | `preannotate.py` |
 | resume | `resume.py` |
 | Web view load (PostgreSQL, 2 processes) | `load_pg.py` |
+| Team routing | `team_routing.py` |
 """
 
 

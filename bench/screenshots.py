@@ -1,6 +1,6 @@
 """Screenshots of each view of the web page, for the docs: docs/screenshots/VIEW.png.
 
-Run: python bench/screenshots.py [--out docs/screenshots]
+Run: python bench/screenshots.py [--out docs/screenshots] [--only review,text]
 
 Each view is served by a real server on a free loopback port, over the repo's public data, and
 shot in Chromium (Debian's, at /usr/bin/chromium) after a few answers, with show_stats on.
@@ -60,7 +60,21 @@ def recipes() -> dict[str, Any]:
         }
         for i, t in enumerate(news)
     ]
+    reviewed = []
+    for t in read(NER, 40):
+        spans = t.get("spans") or []
+        if len(spans) < 2:
+            continue
+        task = {k: v for k, v in fresh(t).items() if k != "spans"}
+        versions = [
+            {**task, "spans": spans, "answer": "accept", "sessions": ["news-ann", "news-bob"]},
+            {**task, "spans": spans[1:], "answer": "accept", "sessions": ["news-cat"]},
+        ]
+        reviewed.append(
+            {**task, "spans": spans, "versions": versions, "review_view_id": "ner_manual"}
+        )
     return {
+        "review": make("review", reviewed[:12], labels=LABELS),
         "text": make("text", [fresh(t) for t in news]),
         "classification": make("classification", issues, labels=["DOCUMENTATION"]),
         "choice": make("choice", [{**fresh(t), "options": options} for t in news]),
@@ -135,13 +149,15 @@ def interact(view: str, page: Any) -> None:
         mark_spans(page)
     if view == "text_input":
         page.fill(".field", "Online start-ups look for new ways to grow")
+    if view == "review":
+        page.locator(".review-version").nth(1).click()
     if view == "blocks":
         mark_spans(page)
         page.keyboard.press("5")
         page.fill(".field", "The company is named in the headline.")
 
 
-def shoot(out: Path) -> list[Path]:
+def shoot(out: Path, only: list[str] | None = None) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(REPO))
@@ -153,6 +169,8 @@ def shoot(out: Path) -> list[Path]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for view, func in recipes().items():
+            if only and view not in only:
+                continue
             with live_server(func) as server:
                 height = 760 if view == "blocks" else 640
                 page = browser.new_page(viewport={"width": 1200, "height": height})
@@ -177,13 +195,15 @@ def shoot(out: Path) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    parser.add_argument("--only", default=None, help="Only these views, comma-separated.")
     opts = parser.parse_args()
     home = tempfile.mkdtemp(prefix="rr-shots-")
     for name in [n for n in os.environ if n.startswith("RR_")]:
         del os.environ[name]
     os.environ["RR_HOME"] = home
     os.chdir(home)
-    for path in shoot(opts.out.resolve()):
+    only = opts.only.split(",") if opts.only else None
+    for path in shoot(opts.out.resolve(), only):
         print(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
 
 

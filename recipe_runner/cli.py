@@ -220,6 +220,74 @@ def db_in_cli(
     )
 
 
+@app.command("db-merge")
+def db_merge_cli(
+    inputs: Annotated[str, typer.Argument(help="Datasets to merge, comma-separated: IN1,IN2.")],
+    output: Annotated[str, typer.Argument(help="The dataset to write to (created if new).")],
+    rehash: Annotated[
+        bool, typer.Option("--rehash", help="Compute every answer's hashes again.")
+    ] = False,
+) -> None:
+    """Merge datasets into one, in one transaction; an answer already there is kept once."""
+    from .transfer import merge_datasets
+
+    names = _labels(inputs) or []
+    read, added = merge_datasets(names, output, rehash=rehash)
+    print(
+        f"Merged {read} answers of {', '.join(names)} into '{output}' ({added} new).",
+        file=sys.stderr,
+    )
+
+
+@app.command("relabel")
+def relabel_cli(
+    dataset: Annotated[str, typer.Argument(help="The dataset whose labels change.")],
+    rename: Annotated[
+        list[str] | None, typer.Option("--rename", help="OLD=NEW (repeatable).")
+    ] = None,
+    merge: Annotated[
+        list[str] | None, typer.Option("--merge", help="A,B=C: A and B become C (repeatable).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would change; change nothing.")
+    ] = False,
+    requeue: Annotated[
+        bool,
+        typer.Option(
+            "--requeue",
+            help="Move the changed answers to DATASET.requeue, for a second look.",
+        ),
+    ] = False,
+) -> None:
+    """Rename or merge labels in every answer, in one transaction; old values kept in _history."""
+    from .config import load_config
+    from .db import connect
+    from .relabel import parse_merge, parse_rename, relabel, requeue_name
+
+    mapping: dict[str, str] = {}
+    for value in rename or []:
+        mapping.update(parse_rename(value))
+    for value in merge or []:
+        mapping.update(parse_merge(value))
+    db = connect(load_config())
+    try:
+        plan = relabel(db, dataset, mapping, dry_run=dry_run, requeue=requeue)
+    finally:
+        db.close()
+    for line in plan.lines(dataset):
+        typer.echo(line)
+    if dry_run:
+        for old, new in plan.examples:
+            changed = {k: new[k] for k in ("label", "spans", "accept", "options") if k in new}
+            typer.echo(f"  e.g. {old.get('text', '')[:60]!r}: {json.dumps(changed)[:200]}")
+        typer.echo("Dry run: nothing changed.")
+    elif requeue:
+        typer.echo(
+            f"Moved them to '{requeue_name(dataset)}': their tasks are served again to a recipe "
+            f"saving to '{dataset}'; 'dataset:{requeue_name(dataset)}' serves them relabelled."
+        )
+
+
 @app.command("stats")
 def stats_cli(
     dataset: Annotated[
@@ -250,7 +318,7 @@ def stats_cli(
             for session, counts in row["sessions"].items():
                 typer.echo(
                     f"  {session or '(no session)'}: {counts['total']} ({counts['accept']} accept, "
-                    f"{counts['reject']} reject, {counts['ignore']} ignore)"
+                    f"{counts['reject']} reject, {counts['ignore']} ignore)" + _pace(counts)
                 )
 
 
@@ -265,6 +333,63 @@ def forecast_line(forecast: dict[str, Any]) -> str:
         f"forecast: about {left} more answers ({low}-{high}) until the model stops learning "
         f"({after})"
     )
+
+
+def _pace(counts: dict[str, Any]) -> str:
+    """A session's pace and agreement, as `rr stats DATASET` prints them."""
+    parts = []
+    if counts.get("answers_per_hour") is not None:
+        parts.append(f"{counts['answers_per_hour']:g}/hour")
+    if counts.get("median_seconds") is not None:
+        parts.append(f"median {counts['median_seconds']:g} s/answer")
+    if counts.get("agreement") is not None:
+        parts.append(f"agrees with others {counts['agreement']:.0%}")
+    return "; " + ", ".join(parts) if parts else ""
+
+
+metric_app = typer.Typer(
+    help="Measure a dataset: agreement between annotators.", no_args_is_help=True
+)
+app.add_typer(metric_app, name="metric")
+
+
+def _labels(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@metric_app.command("iaa")
+def iaa_cli(
+    kind: Annotated[str, typer.Argument(help="binary, doc or span.")],
+    dataset: Annotated[str, typer.Argument(help="The dataset whose sessions to compare.")],
+    labels: Annotated[
+        str | None, typer.Option("--labels", help="Only these labels, comma-separated.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Inter-annotator agreement: percent agreement, Krippendorff's alpha, Gwet's AC2."""
+    from .agreement import KINDS
+    from .transfer import dataset_iaa
+
+    if kind not in KINDS:
+        raise UsageError(f"'rr metric iaa' measures {', '.join(KINDS)}, not '{kind}'.")
+    result = dataset_iaa(dataset, kind, _labels(labels))
+    if json_output:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(
+        f"{dataset} ({kind}): {result['items']} items with 2 or more annotations, "
+        f"{result['annotators']} annotators"
+    )
+    rows = [("overall", result)]
+    rows += [(label or "(no label)", row) for label, row in result["per_label"].items()]
+    width = max(len(name) for name, _ in rows)
+    typer.echo(f"{'':<{width}}  {'items':>6}  {'agree':>6}  {'alpha':>6}  {'AC2':>6}")
+    for name, row in rows:
+        figures = [
+            "-" if row[k] is None else f"{row[k]:.3f}"
+            for k in ("percent_agreement", "krippendorff_alpha", "gwet_ac2")
+        ]
+        typer.echo(f"{name:<{width}}  {row['items']:>6}  " + "  ".join(f"{f:>6}" for f in figures))
 
 
 @app.command("drop")

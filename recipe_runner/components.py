@@ -11,7 +11,15 @@ from typing import Any
 from .errors import RecipeError, closest
 from .views import VIEWS
 
-CALLBACKS = ("update", "progress", "on_load", "on_exit", "before_db", "validate_answer")
+CALLBACKS = (
+    "update",
+    "progress",
+    "on_load",
+    "on_exit",
+    "before_db",
+    "validate_answer",
+    "task_router",
+)
 KNOWN_KEYS = ("dataset", "stream", "view_id", "exclude", "config", "event_hooks", *CALLBACKS)
 REQUIRED_KEYS = ("stream", "view_id")
 EVENT_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
@@ -31,6 +39,7 @@ class Components:
     on_exit: Callable[..., Any] | None = None
     before_db: Callable[..., Any] | None = None
     validate_answer: Callable[..., Any] | None = None
+    task_router: Callable[..., Any] | None = None  # (ctrl, session_id, task) -> session ids
     exclude: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     event_hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)

@@ -25,9 +25,12 @@ SCHEMA: dict[str, tuple[Any, tuple[type | None, ...]]] = {
     "instructions": (None, (str, None)),
     "labels": (None, (list, None)),
     "claim_timeout": (3600, (int, float)),
+    "shared_claims": (False, (bool,)),
     "db": ("sqlite", (str,)),
     "db_settings": ({}, (dict,)),
     "choice_style": ("multiple", (str,)),
+    "allowed_sessions": (None, (list, None)),
+    "annotations_per_task": (None, (int, None)),
     "allowed_hosts": (None, (list, None)),
     "blocks": (None, (list, None)),
     "html_template": (None, (str, None)),
@@ -49,7 +52,11 @@ CHOICES = {
     "db": ("sqlite", "postgresql"),
     "choice_style": ("single", "multiple"),
 }
-POSITIVE = ("batch_size", "history_size", "claim_timeout")
+POSITIVE = ("batch_size", "history_size", "claim_timeout", "annotations_per_task")
+# The most answers one request (or one headless batch) carries: a batch is one transaction whose
+# statements list its hashes, and this keeps each list under SQLite's variable limit (32,766 in
+# most builds). POST /api/answers refuses more with 413.
+MAX_BATCH = 10_000
 # Never sent to the browser by /api/project.
 PRIVATE_KEYS = ("db", "db_settings", "allowed_hosts")
 
@@ -123,6 +130,14 @@ def check_layer(layer: dict[str, Any], source: str, warnings: list[str]) -> None
                 f"Config key '{key}' in {source} must be one of {', '.join(CHOICES[key])}, "
                 f"not {json.dumps(value)}."
             )
+        if key == "allowed_sessions" and value is not None:
+            names = [n.strip() if isinstance(n, str) else n for n in value]
+            if not names or any(not isinstance(n, str) or not n for n in names):
+                raise ConfigError(
+                    f"Config key 'allowed_sessions' in {source} must be a list of session "
+                    f"names, not {json.dumps(value)}."
+                )
+            layer[key] = names
         if key == "allowed_hosts" and not all(
             isinstance(h, str) and h.strip() for h in value or ()
         ):
@@ -130,8 +145,12 @@ def check_layer(layer: dict[str, Any], source: str, warnings: list[str]) -> None
                 f"Config key 'allowed_hosts' in {source} must be a list of host names, "
                 f"not {json.dumps(value)}."
             )
-        if key in POSITIVE and value <= 0:
+        if key in POSITIVE and value is not None and value <= 0:
             raise ConfigError(f"Config key '{key}' in {source} must be positive, not {value}.")
+        if key == "batch_size" and value > MAX_BATCH:
+            raise ConfigError(
+                f"Config key 'batch_size' in {source} is {value}; at most {MAX_BATCH} is allowed."
+            )
 
 
 def load_config(
@@ -167,6 +186,10 @@ def load_config(
                 f"RR_PORT must be a port number, not '{os.environ['RR_PORT']}'."
             ) from None
     layers.append(("RR_HOST/RR_PORT", env))
+    allowed = os.environ.get("RR_ALLOWED_SESSIONS")
+    if allowed is not None and allowed.strip():
+        names = [n.strip() for n in allowed.split(",") if n.strip()]
+        layers.append(("RR_ALLOWED_SESSIONS", {"allowed_sessions": names}))
     layers.append(("the command line", {k: v for k, v in (cli or {}).items() if v is not None}))
     for source, layer in layers:
         check_layer(layer, source, warnings)

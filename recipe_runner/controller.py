@@ -15,10 +15,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .claims import AnsweredIn, ClaimStore, DatabaseClaims, MemoryClaims
 from .components import Components, call_with_accepted
 from .config import Config
-from .db import ANSWERS, Database, check_name
+from .db import ANSWERS, AnsweredIn, ClaimStore, Database, TaskRoutes, check_name, open_claims
 from .errors import AnswerError, DatasetError, EventError, SourceError
 from .hashing import INPUT_HASH, TASK_HASH, set_hashes
 from .loaders import Stream, stream_length, task_key
@@ -37,6 +36,10 @@ from .views import check_view_config, missing_input, required_input
 Task = dict[str, Any]
 Counts = dict[str, int]
 MAX_SKIPS_TOLD = 20  # tasks skipped for their shape are told one by one up to this many
+# Routed tasks: pooled tasks looked at per request, and new tasks read from the stream per
+# request at most (a session the router passes over must not read an endless stream).
+POOL_SCAN = 50
+MAX_READ_PER_REQUEST = 500
 
 
 def empty_counts() -> Counts:
@@ -109,7 +112,6 @@ class Controller:
         self._tape: list[Task] = []
         self._cursors: dict[str, int] = {}
         self._known_sessions: set[str] = set()
-        self._served_keys: set[tuple[str, int]] = set()  # dedup when there is no dataset to ask
         self._dataset_counts: dict[str, Counts] = {}
         self._dataset_total = empty_counts()  # the sum of _dataset_counts, kept as they change
         self._run_counts: dict[str, int] = {}
@@ -127,12 +129,21 @@ class Controller:
         self._answered_in_scope: dict[str, list[AnsweredIn]] = {}
         # Claims use the dedup key: with exclude_by "input", one text is out once at a time.
         claim_key = self._key_name = INPUT_HASH if self.exclude_by == "input" else TASK_HASH
-        self.claims: ClaimStore = MemoryClaims(claim_key)
+        # Teams (routing.py): with annotations_per_task or a task_router, who gets a task is
+        # decided in the database, durably, so feed_overlap has no say.
+        self.per_task: int | None = config.get("annotations_per_task")
+        self.routes: TaskRoutes | None = None
         if self.db is not None and self.dataset is not None:
             check_name(self.dataset)
-            self.db.dataset_id(self.dataset, create=True)
-            if shared_claims:
-                self.claims = DatabaseClaims(self.db, self.dataset, claim_key)
+            dataset_id = self.db.dataset_id(self.dataset, create=True)
+            assert dataset_id is not None
+            if self.per_task is not None or components.task_router is not None:
+                self.overlap = False
+                self.routes = TaskRoutes(self.db, dataset_id, self.per_task, self.exclude_by)
+        # Several server processes share claims in the database; one process keeps them.
+        # Routed tasks are claimed in the database always: the routing is durable.
+        shared = shared_claims or self.routes is not None
+        self.claims: ClaimStore = open_claims(self.db, self.dataset, claim_key, shared)
         self._check_exclude()
         source = self._source
         # (A bare source has no steps to spare: the claims skip its answered tasks.)
@@ -177,7 +188,11 @@ class Controller:
     def _skip_done(self, tasks: list[Task]) -> list[Task]:
         """The tasks of a chunk of the source that are not answered yet (by input hash)."""
         keys = [task_key(task, "input") for task in tasks]
-        done = self._answered("", keys)
+        assert self.db is not None
+        done: set[int] = set()
+        for where in self._answered_in(""):
+            ids = list(where.dataset_ids)
+            done |= self.db.answered_hashes(ids, keys, "input", session=where.session)
         if not done:
             return tasks
         return [task for task, key in zip(tasks, keys, strict=True) if key not in done]
@@ -207,6 +222,8 @@ class Controller:
         then claims others let expire, then new tasks from the stream. [] when none are left."""
         with self._lock:
             self.start()
+            if self.routes is not None:
+                return self._routed_questions(self.routes, session, fresh)
             scope = self._scope(session)
             out: list[Task] = []
             if fresh or session not in self._known_sessions:
@@ -233,90 +250,111 @@ class Controller:
             return out
 
     def _scope(self, session: str) -> str:
-        return session if self.overlap else ""
+        return session if self.overlap or self.routes is not None else ""
+
+    def _routed_questions(self, routes: TaskRoutes, session: str, fresh: bool) -> list[Task]:
+        """The next batch when tasks are routed: the session's own unanswered tasks, then
+        pooled tasks it may take (answered by others first, as the pool is oldest first), then
+        new tasks from the stream, each routed as it enters the pool."""
+        out: list[Task] = []
+        if fresh or session not in self._known_sessions:
+            self._known_sessions.add(session)
+            out.extend(self._unanswered(session, self.claims.outstanding(session, session)))
+        if len(out) < self.batch_size:
+            pooled = routes.open_for(session, POOL_SCAN + self.batch_size)
+            for start in range(0, len(pooled), self.batch_size):
+                if len(out) >= self.batch_size:
+                    break
+                chunk = pooled[start : start + self.batch_size - len(out)]
+                out.extend(routes.claim(session, chunk, self.claim_timeout))
+        read = 0
+        while len(out) < self.batch_size and read < MAX_READ_PER_REQUEST:
+            raw = self._pull(session, self.batch_size - len(out))
+            if not raw:
+                break
+            read += len(raw)
+            unique: dict[int, Task] = {}
+            for task in raw:
+                unique.setdefault(self._key(task), task)
+            try:
+                unique = self._routed_into_pool(routes, session, unique)
+            except Exception:
+                # Not pooled: back to the stream, so that the next request routes them.
+                self._give_back(session, raw)
+                raise
+            out.extend(routes.claim(session, list(unique.values()), self.claim_timeout))
+        return out
+
+    def _routed_into_pool(
+        self, routes: TaskRoutes, session: str, tasks: dict[int, Task]
+    ) -> dict[int, Task]:
+        """Put the tasks read from the stream into the pool, each with its route (the
+        router's, for a task not pooled yet); those not answered in an `exclude` dataset."""
+        assert self.db is not None
+        if self._exclude_ids:
+            done = self.db.answered_hashes(self._exclude_ids, list(tasks), self.exclude_by)
+            tasks = {k: t for k, t in tasks.items() if k not in done}
+        pooled = routes.known(list(tasks))
+        router = self.components.task_router
+        new = [t for k, t in tasks.items() if k not in pooled]
+        if router is None:
+            routes.add([(t, None) for t in new])
+        else:
+            ctrl = self.for_recipe()  # as a recipe's callbacks see the controller
+            routes.add([(t, router(ctrl, session, t)) for t in new])
+        return tasks
+
+    def team_sessions(self) -> list[str]:
+        """The sessions of the team, for routers: those of `allowed_sessions` when set, else
+        every session seen in the dataset or by this run."""
+        allowed = self.config.get("allowed_sessions")
+        if allowed:
+            return sorted(self.session_id(name) for name in allowed)
+        seen = set(self._known_sessions)
+        if self.routes is not None:
+            seen |= self.routes.sessions()
+        return sorted(seen)
+
+    def routed_counts(self) -> dict[str, int]:
+        """Per session, the tasks routed to it by name (for balancing routers)."""
+        return {} if self.routes is None else self.routes.routed_counts()
 
     def _key(self, task: Task) -> int:
         return int(task[self._key_name])
 
     def _unanswered(self, scope: str, tasks: list[Task]) -> list[Task]:
         """Drop (and release) claimed tasks that were answered meanwhile, e.g. before a crash."""
-        if not tasks or self.db is None:
+        if not tasks:
             return tasks
-        done = self._answered(scope, [self._key(t) for t in tasks])
-        if done:
-            self.claims.release(scope, [self._key(t) for t in tasks if self._key(t) in done])
-        return [t for t in tasks if self._key(t) not in done]
-
-    def _answered(self, scope: str, keys: list[int]) -> set[int]:
-        """The keys among `keys` that count as answered in `scope` (see `_answered_in`)."""
-        assert self.db is not None
-        done: set[int] = set()
-        for where in self._answered_in(scope):
-            ids = list(where.dataset_ids)
-            done |= self.db.answered_hashes(ids, keys, self.exclude_by, session=where.session)
-        return done
+        return self.claims.unanswered(scope, tasks, self._answered_in(scope))
 
     def _claim_new(self, session: str, wanted: int, pulled: list[Task]) -> list[Task] | None:
         """Claim for `session` up to `wanted` tasks of the stream that nobody has answered;
         None at the end of the stream. Every task read from the stream is added to `pulled`."""
-        scope = self._scope(session)
-        claims = self.claims
-        if isinstance(claims, DatabaseClaims) and claims.claims_unanswered:
-            # SQLite: the answered tasks are skipped by the claim's own statement.
-            raw = self._pull(session, wanted)
-            if not raw:
-                return None
-            pulled.extend(raw)
-            unique: dict[int, Task] = {}
-            for task in raw:
-                unique.setdefault(self._key(task), task)
-            where = self._answered_in(scope)
-            return claims.claim_unanswered(
-                scope, session, list(unique.values()), self.exclude_by, where
-            )
-        candidates = self._next_candidates(session, wanted, pulled)
-        if not candidates:
+        raw = self._pull(session, wanted)
+        if not raw:
             return None
-        won = claims.claim(scope, session, candidates, self.claim_timeout)
-        if isinstance(claims, DatabaseClaims):
-            # Another process may have saved an answer and released its claim between our
-            # check and our claim: check again now that it is ours.
-            won = self._unanswered(scope, won)
-        return won
+        pulled.extend(raw)
+        unique: dict[int, Task] = {}
+        for task in raw:
+            unique.setdefault(self._key(task), task)
+        scope = self._scope(session)
+        return self.claims.claim_unanswered(
+            scope, session, list(unique.values()), self.claim_timeout, self._answered_in(scope)
+        )
 
     def _answered_in(self, scope: str) -> list[AnsweredIn]:
         """Where a task of `scope` counts as answered: in this dataset or one named in
         `exclude`; with feed_overlap, in this dataset only by the session itself."""
         found = self._answered_in_scope.get(scope)
         if found is None:
-            if not self.overlap:
+            if not self.overlap and self.routes is None:
                 found = [AnsweredIn(tuple(self._dedup_ids + self._exclude_ids))]
             else:
                 dedup, exclude = tuple(self._dedup_ids), tuple(self._exclude_ids)
                 found = [AnsweredIn(dedup, scope), AnsweredIn(exclude)]
             self._answered_in_scope[scope] = found
         return found
-
-    def _next_candidates(self, session: str, wanted: int, pulled: list[Task]) -> list[Task]:
-        """Up to `wanted` tasks from the stream that nobody has answered yet; every task read
-        from the stream is added to `pulled`."""
-        scope = self._scope(session)
-        while True:
-            raw = self._pull(session, wanted)
-            if not raw:
-                return []
-            pulled.extend(raw)
-            unique: dict[int, Task] = {}
-            for task in raw:
-                unique.setdefault(self._key(task), task)
-            if self.db is not None:
-                done = self._answered(scope, list(unique))
-            else:
-                done = {k for k in unique if (scope, k) in self._served_keys}
-                self._served_keys.update((scope, k) for k in unique)
-            fresh = [t for k, t in unique.items() if k not in done]
-            if fresh:
-                return fresh
 
     def _give_back(self, session: str, tasks: list[Task]) -> None:
         """Undo the last pulls of `tasks` (in the order they were read)."""
@@ -429,7 +467,11 @@ class Controller:
                     raise AnswerError(
                         f"Recipe '{self.recipe}': before_db must return the list of answers."
                     )
-            new = self._save(to_save, scope, [self._key(a) for a in valid])
+            # Saved with the release of their claims: one transaction where the claims are in
+            # the database (one commit per batch, and never a release without its answers).
+            new = self.claims.save(to_save, scope, [self._key(a) for a in valid])
+            if self.routes is not None:
+                self.routes.settle([self._key(a) for a in valid])
             for row_session, verdict in new:
                 counts = self._dataset_counts.get(row_session)
                 if counts is None:
@@ -495,27 +537,8 @@ class Controller:
         return answer
 
     def _not_stored_yet(self, session: str, answers: list[Task]) -> list[Task]:
-        if self.db is None or self.dataset is None:
-            return answers
-        dataset_id = self.db.dataset_id(self.dataset)
-        if dataset_id is None:
-            return answers
-        hashes = [a[TASK_HASH] for a in answers]
-        stored = self.db.answered_hashes([dataset_id], hashes, "task", session=session)
-        return [a for a in answers if a[TASK_HASH] not in stored]
-
-    def _save(self, answers: list[Task], scope: str, keys: list[int]) -> list[tuple[str, str]]:
-        """Save the answers and release the claims on `keys`: claims in the database go in
-        the answers' transaction (one commit per batch, and never a release without its
-        answers)."""
-        if isinstance(self.claims, DatabaseClaims) and self.db is not None and self.dataset:
-            return self.db.save_answers(self.dataset, answers, (scope, keys))
-        if self.db is None or self.dataset is None:
-            new = [(a["_session_id"], a["answer"]) for a in answers]
-        else:
-            new = self.db.save_answers(self.dataset, answers)
-        self.claims.release(scope, keys)
-        return new
+        stored = self.claims.saved_by(session, [a[TASK_HASH] for a in answers])
+        return [a for a in answers if a[TASK_HASH] not in stored] if stored else answers
 
     # event hooks ----------------------------------------------------------------------------
     def call_event(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -580,6 +603,8 @@ class Controller:
         return None if value is None else float(value)
 
     def _answered_for_progress(self, session: str) -> int:
+        if self.routes is not None:
+            return self._run_answered // (self.per_task or 1)
         if self.overlap:
             return self.session_answered(session)
         return self._done_before + self._run_answered
@@ -600,6 +625,12 @@ class Controller:
 
     def _finished(self, session: str) -> bool:
         """The stream is read to its end and every task served has been answered."""
+        if self.routes is not None:
+            return (
+                self._shared.done
+                and self.claims.count(session, session) == 0
+                and not self.routes.open_for(session, 1)
+            )
         if not self.overlap:
             return self._shared.done and self.claims.count("") == 0
         if self._reiterable:

@@ -27,6 +27,20 @@ class AnswerError(RecipeRunnerError):
     """An answer that cannot be saved: invalid shape, or rejected by `validate_answer`."""
 
 
+class NotAllowedError(RecipeRunnerError):
+    """A session that config `allowed_sessions` leaves out; the web view answers 403."""
+
+
+class StoreUnavailable(RecipeRunnerError):
+    """The database can't be reached, or stayed locked longer than `db_settings.timeout`:
+    nothing was changed; trying again later may work (the web view answers 503)."""
+
+
+class StoreBroken(RecipeRunnerError):
+    """The database file is read-only or corrupt: nothing was changed, and trying again won't
+    help until the file is mended (the web view answers 500, and the page stops retrying)."""
+
+
 class RecipeFailure(RecipeRunnerError):
     """A recipe or one of its callbacks raised: told in one line (file, line, error); the
     original exception is kept for `--traceback`."""
@@ -44,6 +58,25 @@ class EventError(RecipeRunnerError):
 
 class UsageError(RecipeRunnerError):
     """A command line that cannot be parsed; the CLI exits with code 2."""
+
+
+# Words of SQLite's messages for a database file that retrying won't mend, and what to call it.
+BROKEN_DATABASE = {
+    "readonly database": "read-only",
+    "read-only": "read-only",
+    "file is not a database": "not a database (corrupt, or another kind of file)",
+    "malformed": "corrupt",
+}
+
+
+def broken_database(err: BaseException) -> str | None:
+    """What is wrong with the database file, when a driver's error says it is read-only or
+    corrupt (a permanent state, unlike an outage); None otherwise."""
+    text = str(err).lower()
+    for marker, what in BROKEN_DATABASE.items():
+        if marker in text:
+            return what
+    return None
 
 
 def closest(name: str, candidates: list[str], n: int = 3) -> list[str]:

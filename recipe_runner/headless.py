@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -122,7 +123,10 @@ def _drive(
     from tqdm import tqdm
 
     controller.start()
-    session = controller.session_id("headless-" + time.strftime("%Y%m%d-%H%M%S"))
+    name = "headless-" + time.strftime("%Y%m%d-%H%M%S")
+    if controller.config["shared_claims"]:  # workers started in the same second differ
+        name += f"-{os.getpid()}"
+    session = controller.session_id(name)
     summary = HeadlessSummary(controller.recipe, controller.dataset, session)
     counts = dict.fromkeys(("accept", "reject", "ignore"), 0)
     started = time.monotonic()

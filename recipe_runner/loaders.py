@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import SourceError
+from .jsonio import loads as json_loads
 from .task_shape import task_problem
 
 Task = dict[str, Any]
@@ -43,6 +43,9 @@ class Stream:
         # Every task it yields passed task_shape's check already (a loader's own stream; not
         # one made by `map` or `apply`, whose function may change the tasks).
         self.shape_checked = False
+        # Once counting has read and checked every line: the lines it found invalid (skipped
+        # with skip_invalid), so that reading need not check each task's shape again.
+        self.bad_lines: set[int] | None = None
         self.line = 0  # line of the source the last task came from
         # Set before the length is first asked: "input" or "task" makes the length count
         # distinct tasks by that hash, and keeps their sorted hashes in `keys` (8 bytes each)
@@ -131,8 +134,13 @@ def get_stream(
     skip_invalid: bool = False,
     input_key: str = "text",
 ) -> Stream:
-    """Open `source` (a path, or "-" for stdin) with the loader its suffix names."""
+    """Open `source` (a path, or "-" for stdin) with the loader its suffix names;
+    `dataset:NAME[:ANSWERS]` reads the tasks of a stored dataset (see dataset_source.py)."""
     name = str(source)
+    if name.startswith("dataset:") and loader is None:
+        from .dataset_source import dataset_stream
+
+        return dataset_stream(name)
     kind = loader or _loader_for(name)
     if kind not in LOADERS:
         raise SourceError(
@@ -173,11 +181,11 @@ def get_stream(
             for task in _read_json(path, _scratch()):
                 keys.add(task)
         else:
-            _count_records(path, kind, skip_invalid, keys)
+            _count_records(path, kind, skip_invalid, stream, keys)
         stream.keys = keys.distinct()
         return keys.count if stream.keys is None else len(stream.keys)
 
-    stream = Stream(factory, length, name, skip_invalid=skip_invalid)
+    stream: Stream = Stream(factory, length, name, skip_invalid=skip_invalid)
     stream.shape_checked = True
     return stream
 
@@ -297,12 +305,16 @@ def _read_lines(file: Any, where: str, kind: str, stream: Stream) -> Iterator[Ta
         yield from _read_csv(file, where, stream)
         return
     fast = kind == "jsonl" and _orjson_loads is not None
+    known = stream.bad_lines  # counted already: the shapes are checked
+    check = _check_shape if known is None else _shape_counted
     for lineno, raw in _raw_lines(file, where):
         try:
+            if known and lineno in known:
+                raise SourceError(f"'{where}' line {lineno}: invalid (found when counting)")
             if fast and type(raw) is bytes:
                 quick = _quick_json_line(raw)
                 if quick is not None:
-                    _check_shape(quick, where, lineno)
+                    check(quick, where, lineno)
                     stream.line = lineno
                     yield quick
                     continue
@@ -314,7 +326,7 @@ def _read_lines(file: Any, where: str, kind: str, stream: Stream) -> Iterator[Ta
             if kind == "txt":
                 task: Any = {"text": text.strip()}
             else:
-                task = _check_shape(_parse_json_line(text, where, lineno), where, lineno)
+                task = check(_parse_json_line(text, where, lineno), where, lineno)
         except SourceError:
             if not skip:
                 raise
@@ -335,11 +347,11 @@ _LONG_NUMBER = b"0" * 19
 
 
 def _quick_json_line(raw: bytes) -> Task | None:
-    """The task on a JSONL line, read by orjson; None when the line is left to the standard
-    library's reading (_parse_json_line), which has the last word on it: not a JSON object,
-    malformed or blank, NaN, a byte-order mark, invalid UTF-8, or a number of 19 digits or
-    more, which orjson would read as a float where the standard library keeps an exact
-    integer. On everything else the two read the same values."""
+    """The task on a JSONL line, read by orjson; None when the line is left to
+    `_parse_json_line`, which has the last word on it (and names the line when it refuses
+    it): not a JSON object, malformed or blank, NaN, a byte-order mark, invalid UTF-8, or a
+    number of 19 digits or more, which orjson would read as a float where `jsonio.loads`
+    keeps an exact integer. On everything else the two read the same values."""
     if raw.translate(_DIGITS_AS_ZEROS).find(_LONG_NUMBER) >= 0:  # cheaper than bytes' `in`
         return None
     try:
@@ -351,7 +363,7 @@ def _quick_json_line(raw: bytes) -> Task | None:
 
 def _parse_json_line(text: str, where: str, lineno: int) -> Task:
     try:
-        task = json.loads(text)  # not srsly's: it reads some floats a unit off
+        task = json_loads(text)  # not srsly's: it reads some floats a unit off
     except ValueError as err:
         raise SourceError(
             f"'{where}' line {lineno}: malformed JSON ({err}). Fix the line, "
@@ -374,6 +386,11 @@ def _check_shape(task: Task, where: str, lineno: int, line: str = "line") -> Tas
             f"'{where}' {line} {lineno}: {problem}. Fix the task, "
             "or pass --skip-invalid to skip such lines."
         )
+    return task
+
+
+def _shape_counted(task: Task, _where: str, _lineno: int) -> Task:
+    """`_check_shape` for a stream whose count checked every line already."""
     return task
 
 
@@ -436,7 +453,7 @@ def _read_json(path: Path, stream: Stream) -> Iterator[Task]:
     if raw.startswith(UTF16_BOMS):
         raise SourceError(f"'{path}' is UTF-16 encoded. Save the file as UTF-8.")
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = json_loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as err:
         raise SourceError(
             f"'{path}': invalid UTF-8 at byte {err.start}. Save the file as UTF-8."
@@ -452,12 +469,20 @@ def _read_json(path: Path, stream: Stream) -> Iterator[Task]:
         yield _check_shape(task, str(path), i, "item")
 
 
+MAX_BAD_LINES_KEPT = 10_000  # more, and reading checks every line again instead
+
+
 def _count_records(
-    path: Path, kind: str, skip_invalid: bool = False, keys: KeyCounter | None = None
+    path: Path,
+    kind: str,
+    skip_invalid: bool = False,
+    stream: Stream | None = None,
+    keys: KeyCounter | None = None,
 ) -> int:
     """Count the tasks in a file without keeping them: its valid non-empty lines, or CSV rows.
     Every record is read as iterating would: an invalid one is an error here already, or left
-    out of the count with `skip_invalid`. `keys` collects their hashes."""
+    out of the count with `skip_invalid`. `stream` is told which lines were invalid; `keys`
+    collects the tasks' hashes."""
     scratch = _scratch()
     scratch.skip_invalid = skip_invalid
     with path.open("rb") as file:
@@ -468,15 +493,25 @@ def _count_records(
                 if keys is not None:
                     keys.add(task)
             return count
-        return _check_lines(file, str(path), kind, skip_invalid, keys)
+        bad: set[int] = set()
+        count = _check_lines(file, str(path), kind, skip_invalid, bad, keys)
+    if stream is not None and len(bad) <= MAX_BAD_LINES_KEPT:
+        stream.bad_lines = bad
+    return count
 
 
 def _check_lines(
-    file: Any, where: str, kind: str, skip_invalid: bool, keys: KeyCounter | None = None
+    file: Any,
+    where: str,
+    kind: str,
+    skip_invalid: bool,
+    bad: set[int] | None = None,
+    keys: KeyCounter | None = None,
 ) -> int:
-    """The lines `_read_lines` would yield tasks for, counted. A line is checked first with
-    orjson, several times faster than the standard library; only a line it refuses goes to the
-    parser the tasks are read with, which has the last word and words the error."""
+    """The lines `_read_lines` would yield tasks for, counted; the invalid ones skipped with
+    `skip_invalid` are added to `bad`, the hashes of the others to `keys`. A line is checked
+    first with orjson, several times faster than the standard library; only a line it refuses
+    goes to the parser the tasks are read with, which has the last word and words the error."""
     count = 0
     fast = kind == "jsonl" and _orjson_loads is not None
     for lineno, raw in _raw_lines(file, where):
@@ -502,6 +537,8 @@ def _check_lines(
         except SourceError:
             if not skip_invalid:
                 raise
+            if bad is not None and len(bad) <= MAX_BAD_LINES_KEPT:
+                bad.add(lineno)
             continue
         count += 1
         if keys is not None:

@@ -126,8 +126,11 @@ def prepare_run(
     if before_open is not None:
         before_open(config)
     db = connect(config) if components.dataset is not None else None
+    # The web view always shares its claims (several processes may serve one dataset); a
+    # headless run when config `shared_claims` says so (several workers split one stream).
+    shared = shared_claims or config["shared_claims"]
     try:
-        controller = Controller(components, config, db, shared_claims=shared_claims, notify=notify)
+        controller = Controller(components, config, db, shared_claims=shared, notify=notify)
     except Exception:
         if db is not None:
             db.close()

@@ -7,21 +7,22 @@ imported inside a function is not resolved and would become a required query par
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import os
 import re
 import secrets
-import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from queue import SimpleQueue
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl
 
-import sqlalchemy.exc
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -29,28 +30,26 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .config import MAX_BATCH
 from .controller import Controller
-from .errors import ConfigError, EventError, RecipeRunnerError
+from .errors import (
+    ConfigError,
+    EventError,
+    NotAllowedError,
+    RecipeRunnerError,
+    StoreBroken,
+    StoreUnavailable,
+)
 from .guard import SECURITY_HEADERS, Guard, allowed_host_names, send_json
+from .jsonio import loads
 from .keymap import resolve_keys
 from .progress import ProgressInfo
 from .theme import recipe_css
 
+T = TypeVar("T")
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 32 * 1024 * 1024  # a batch of answers far larger than this is a mistake
 MAX_SESSIONS_KEPT = 10_000  # session ids remembered, so that a name is checked once
-
-# orjson overflows the C stack (a segfault: the server is gone) on arrays nested about 100,000
-# deep. A body with more brackets than this goes to the standard library's parser instead.
-DEEP_BODY = 4096
-
-
-def _stdlib_loads(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-
 
 try:  # orjson is several times faster on task lists; the standard library does the same job
     import orjson
@@ -58,21 +57,14 @@ try:  # orjson is several times faster on task lists; the standard library does 
     def dumps(value: Any) -> bytes:
         try:
             return orjson.dumps(value)
-        except TypeError:  # e.g. an integer beyond 64 bits in a task
-            return json.dumps(value, ensure_ascii=False).encode("utf-8")
-
-    def loads(raw: bytes) -> Any:
-        if raw.count(b"[") + raw.count(b"{") > DEEP_BODY:
-            return _stdlib_loads(raw)
-        return orjson.loads(raw)
+        except TypeError:  # e.g. an integer beyond 64 bits, or a lone surrogate, in a task
+            # ASCII: a lone surrogate is written as its escape rather than failing to encode.
+            return json.dumps(value).encode("ascii")
 
 except ImportError:  # pragma: no cover - depends on the environment
 
     def dumps(value: Any) -> bytes:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-    def loads(raw: bytes) -> Any:
-        return _stdlib_loads(raw)
 
 
 # request and response shapes ------------------------------------------------------------------
@@ -176,6 +168,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut},
     403: {"model": ErrorOut, "description": "A cross-site request, or a session not allowed."},
     421: {"model": ErrorOut, "description": "A Host name the server does not answer to."},
+    500: {"model": ErrorOut, "description": "The database is read-only or corrupt: don't retry."},
     503: {"model": ErrorOut, "description": "The database can't be reached; try again."},
 }
 ANSWERS_BODY = {
@@ -230,6 +223,11 @@ def reply(value: Any, status: int = 200) -> Response:
     return JSONBytes(dumps(value), status_code=status)
 
 
+def error_status(err: RecipeRunnerError) -> int:
+    """403 for a session `allowed_sessions` leaves out, 400 for any other expected error."""
+    return 403 if isinstance(err, NotAllowedError) else 400
+
+
 def problem(status: int, message: str) -> Response:
     return reply({"detail": message}, status)
 
@@ -240,16 +238,25 @@ def problem_reply(status: int, message: str) -> Reply:
 
 NO_CACHE = {"cache-control": "no-cache"}
 DATABASE_DOWN = "The database can't be reached just now; nothing was saved. Try again shortly."
+DATABASE_SLOW = (
+    "The database did not answer in time (another process may be writing to it). "
+    "Send the request again: an answer is never stored twice."
+)
 
 
-# The database is unreachable, or too busy to answer in time: a 503, which a client may retry
-# (the page does), rather than a 500 with a traceback, which would say the server is wrong.
-DATABASE_DOWN_ERRORS = (sqlalchemy.exc.OperationalError, sqlite3.OperationalError)
+def database_problem(err: StoreUnavailable) -> Reply:
+    """The 503 of a database that can't be reached or did not answer in time, with a warning
+    line on stderr."""
+    message = str(err)  # "The database can't be reached: ..."
+    print(f"Warning: {message[:1].lower()}{message[1:]}", file=sys.stderr, flush=True)
+    return problem_reply(503, DATABASE_SLOW if isinstance(err, StoreTimeout) else DATABASE_DOWN)
 
 
-def warn_database_down(err: BaseException) -> None:
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    print(f"Warning: the database can't be reached: {first}", file=sys.stderr, flush=True)
+def broken_problem(err: StoreBroken) -> Reply:
+    """The 500 of a read-only or corrupt database file: no outage, so the page shows it
+    instead of retrying; one error line on stderr."""
+    print(f"Error: {err}", file=sys.stderr, flush=True)
+    return problem_reply(500, str(err))
 
 
 def report_recipe_failure(recipe: str, err: BaseException) -> str:
@@ -264,6 +271,68 @@ def report_recipe_failure(recipe: str, err: BaseException) -> str:
         traceback.print_exception(err, file=sys.stderr)
     print(f"Error: {line}", file=sys.stderr, flush=True)
     return line
+
+
+class StoreTimeout(StoreUnavailable):
+    """A controller call that waited longer than the store's timeout (OffLoop)."""
+
+
+class OffLoop:
+    """Runs blocking calls (the controller's) on a worker thread of its own, one at a time, and
+    waits for each `timeout` seconds at most: then StoreTimeout, and a call that has not
+    started by then never runs. A plain queue and one thread rather than an executor: this is
+    on the path of every request, and each layer of futures costs server CPU per batch."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self._jobs: SimpleQueue[Any] = SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    async def __call__(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="rr-controller", daemon=True)
+            self._thread.start()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[T] = loop.create_future()
+        job = [loop, waiter, fn, args]  # emptied when the caller stops waiting
+        self._jobs.put(job)
+        if self.timeout is None:
+            return await waiter
+        timer = loop.call_later(self.timeout, _expire, waiter, job)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            job.clear()  # cancelled (shutdown, client gone): not started, it never runs
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                loop, waiter, fn, args = job
+            except ValueError:  # abandoned before it started
+                continue
+            try:
+                result = fn(*args)
+            except BaseException as err:
+                loop.call_soon_threadsafe(_settle, waiter, None, err)
+            else:
+                loop.call_soon_threadsafe(_settle, waiter, result, None)
+
+
+def _settle(waiter: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if waiter.done():  # given up on already
+        return
+    if error is None:
+        waiter.set_result(result)
+    else:
+        waiter.set_exception(error)
+
+
+def _expire(waiter: asyncio.Future[Any], job: list[Any]) -> None:
+    job.clear()
+    if not waiter.done():
+        waiter.set_exception(StoreTimeout(DATABASE_SLOW))
 
 
 # basic auth -----------------------------------------------------------------------------------
@@ -316,7 +385,7 @@ def make_app(
     app behind HotPaths, and BasicAuth in front of both).
 
     `auth` is (user, password) for basic auth; when left out, RR_BASIC_AUTH_USER and
-    RR_BASIC_AUTH_PASS are read, and auth is on when both are set."""
+    RR_BASIC_AUTH_PASS are read: auth is on when both are set, an error when one is missing."""
     if auth is None:
         auth = auth_from_env()
     config = controller.config
@@ -341,17 +410,30 @@ def make_app(
         redoc_url=None,
     )
 
-    # The endpoints are coroutines that call the controller on the event loop: its calls take
-    # a millisecond or two and one lock serialises them anyway, so a worker thread per request
-    # (FastAPI's way with plain functions) only added a hand-over: about 20% more server CPU
-    # per batch in bench/load.py. A recipe whose stream or `update` is slow holds up the other
-    # requests either way.
+    # The controller's calls (and through them the database's) run on a thread of their own,
+    # never on the event loop: a database that is locked or slow to answer holds up only the
+    # requests that need it, and each of those for `db_settings.timeout` at most, then a 503.
+    # Static files and the page are answered meanwhile. One thread, since one lock serialises
+    # the controller anyway.
+    timeout = controller.db.timeout if controller.db is not None else None
+    off_loop = OffLoop(timeout)
     session_ids: dict[str | None, str] = {}  # the names seen, checked, and their ids
+    allowed = config.get("allowed_sessions")
+    allowed_names = None if allowed is None else frozenset(allowed)
 
     def session_of(name: str | None) -> str:
-        """Session NAME -> "DATASET-NAME"; a bad name is a RecipeRunnerError (400)."""
+        """Session NAME -> "DATASET-NAME"; a bad name is a RecipeRunnerError (400), a name
+        that `allowed_sessions` leaves out a NotAllowedError (403)."""
         found = session_ids.get(name)
         if found is None:
+            if allowed_names is not None and (name or "") not in allowed_names:
+                raise NotAllowedError(
+                    f"Session '{name or ''}' is not allowed here: open the page with "
+                    "?session=NAME, using the name you were given."
+                    if name
+                    else "This page needs your session name: open it with ?session=NAME, "
+                    "using the name you were given."
+                )
             found = controller.session_id(name or None)
             if len(session_ids) < MAX_SESSIONS_KEPT:
                 session_ids[name] = found
@@ -359,14 +441,18 @@ def make_app(
 
     @app.exception_handler(RecipeRunnerError)
     def expected_error(_request: Request, err: RecipeRunnerError) -> Response:
-        return problem(400, str(err))
+        return problem(error_status(err), str(err))
 
-    def unreachable_database(_request: Request, err: Exception) -> Response:
-        warn_database_down(err)
-        return problem(503, DATABASE_DOWN)
+    # The database is unreachable, or too busy to answer in time: a 503, which a client may
+    # retry (the page does), rather than a 500 with a traceback, which would say the server is
+    # wrong.
+    @app.exception_handler(StoreUnavailable)
+    def unreachable_database(_request: Request, err: StoreUnavailable) -> Response:
+        return database_problem(err).response()
 
-    for error in DATABASE_DOWN_ERRORS:
-        app.add_exception_handler(error, unreachable_database)
+    @app.exception_handler(StoreBroken)
+    def broken_database(_request: Request, err: StoreBroken) -> Response:
+        return broken_problem(err).response()
 
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
@@ -401,7 +487,7 @@ def make_app(
         if not isinstance(payload, dict):
             return problem(422, "An event's body must be a JSON object of keyword arguments.")
         try:
-            return reply(controller.call_event(name, payload))
+            return reply(await off_loop(controller.call_event, name, payload))
         except EventError as err:
             return problem(404 if name not in controller.event_hooks else 400, str(err))
 
@@ -419,7 +505,8 @@ def make_app(
         ),
     ) -> Response:
         """The next batch of tasks for the session; an empty list when the stream is done."""
-        return questions(session, fresh, time.perf_counter()).response()
+        reply_ = await off_loop(questions, session, fresh, time.perf_counter())
+        return reply_.response()
 
     def questions(session: str | None, fresh: bool, started: float) -> Reply:
         sid = session_of(session)
@@ -443,7 +530,8 @@ def make_app(
     async def post_answers(request: Request) -> Response:
         """Save a batch of answers; committed before the response. Retries store nothing twice."""
         body = await read_capped(request.headers.get("content-length", ""), request.receive)
-        return answers_reply(body, time.perf_counter()).response()
+        reply_ = await off_loop(answers_reply, body, time.perf_counter())
+        return reply_.response()
 
     def answers_reply(raw: bytes | None, started: float) -> Reply:
         if raw is None:
@@ -452,6 +540,12 @@ def make_app(
             session, answers = parse_answers(raw)
         except ValueError as err:
             return problem_reply(422, f"Expected {{'session': NAME, 'answers': [...]}}: {err}")
+        if len(answers) > MAX_BATCH:
+            return problem_reply(
+                413,
+                f"{len(answers):,} answers in one request; at most {MAX_BATCH:,} are taken. "
+                "Send them in smaller batches; nothing was saved.",
+            )
         sid = session_of(session)
         result = controller.receive_answers(sid, answers)
         return timed(
@@ -469,16 +563,22 @@ def make_app(
     @app.get("/api/stats", response_model=Stats, responses=ERRORS)
     async def get_stats(session: str | None = None) -> Response:
         """Accept / reject / ignore counts of the session and of the dataset."""
-        return reply(controller.stats(session_of(session)))
+        return reply(await off_loop(lambda: controller.stats(session_of(session))))
 
     @app.get("/api/progress", response_model=ProgressOut, responses=ERRORS)
     async def get_progress(session: str | None = None) -> Response:
         """Progress (null when unknown), total and ETA, with the counts of /api/stats."""
-        sid = session_of(session)
-        return reply({**_progress(controller.progress(sid)), **controller.stats(sid)})
+
+        def read() -> dict[str, Any]:
+            sid = session_of(session)
+            return {**_progress(controller.progress(sid)), **controller.stats(sid)}
+
+        return reply(await off_loop(read))
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    front: ASGIApp = HotPaths(app, questions=questions, answers=answers_reply, recipe=recipe_name)
+    front: ASGIApp = HotPaths(
+        app, off_loop, questions=questions, answers=answers_reply, recipe=recipe_name
+    )
     if auth is not None:  # in front of the hot paths: it guards them too
         front = BasicAuth(front, user=auth[0], password=auth[1])
     allowed = config["allowed_hosts"]
@@ -496,11 +596,13 @@ class HotPaths:
     def __init__(
         self,
         app: ASGIApp,
+        off_loop: OffLoop,
         questions: Callable[[str | None, bool, float], Reply],
         answers: Callable[[bytes | None, float], Reply],
         recipe: str = "?",
     ) -> None:
         self.app = app
+        self.off_loop = off_loop
         self.questions = questions
         self.answers = answers
         self.recipe = recipe
@@ -513,7 +615,7 @@ class HotPaths:
                 if path == "/api/questions" and method == "GET":
                     query = _plain_query(scope["query_string"])
                     if query is not None:
-                        result = self.questions(*query, time.perf_counter())
+                        result = await self.off_loop(self.questions, *query, time.perf_counter())
                 elif path == "/api/answers" and method == "POST":
                     declared = b""
                     for name, value in scope["headers"]:
@@ -523,12 +625,13 @@ class HotPaths:
                         raw = await read_capped(declared.decode("latin-1"), receive)
                     except ClientDisconnect:
                         return  # nobody left to answer; nothing was saved
-                    result = self.answers(raw, time.perf_counter())
+                    result = await self.off_loop(self.answers, raw, time.perf_counter())
+            except StoreUnavailable as err:
+                result = database_problem(err)
+            except StoreBroken as err:
+                result = broken_problem(err)
             except RecipeRunnerError as err:
-                result = problem_reply(400, str(err))
-            except DATABASE_DOWN_ERRORS as err:
-                warn_database_down(err)
-                result = problem_reply(503, DATABASE_DOWN)
+                result = problem_reply(error_status(err), str(err))
             except Exception as err:  # the recipe's stream or a callback raised
                 result = problem_reply(500, report_recipe_failure(self.recipe, err))
             if result is not None:
@@ -609,11 +712,22 @@ def parse_answers(raw: bytes) -> tuple[str | None, list[Any]]:
 
 
 def auth_from_env() -> tuple[str, str] | None:
+    """(user, password) from RR_BASIC_AUTH_USER / RR_BASIC_AUTH_PASS; None when neither is
+    set. Only one of them set, or an empty password, is a ConfigError: a server the user
+    believes protected must not start open."""
     import os
 
     user = os.environ.get("RR_BASIC_AUTH_USER")
     password = os.environ.get("RR_BASIC_AUTH_PASS")
-    return (user, password) if user and password else None
+    if user is None and password is None:
+        return None
+    if not user or not password:
+        missing = "RR_BASIC_AUTH_USER" if not user else "RR_BASIC_AUTH_PASS"
+        raise ConfigError(
+            f"Basic auth is half set up: {missing} is empty or unset. Set both "
+            "RR_BASIC_AUTH_USER and RR_BASIC_AUTH_PASS (a non-empty password), or neither."
+        )
+    return user, password
 
 
 def _progress(info: ProgressInfo) -> dict[str, Any]:

@@ -21,6 +21,7 @@ REQUIRED_INPUT: dict[str, tuple[str, ...]] = {
     "html": ("html",),
     "text_input": (),
     "blocks": (),
+    "review": ("text", "html"),
 }
 VIEWS = tuple(REQUIRED_INPUT)
 DEFAULT_FIELD_ID = "user_input"

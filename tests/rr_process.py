@@ -33,6 +33,18 @@ def rr_env(home: Path, db_url: str | None = None, **config: object) -> dict[str,
     return env
 
 
+def run_rr(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`rr ARGS` run to its end (at most two minutes), its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "recipe_runner", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+    )
+
+
 @dataclass
 class RRServer:
     """A running `rr run` server process."""

@@ -9,12 +9,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from recipe_runner.claims import ClaimStore, DatabaseClaims, MemoryClaims, claims
 from recipe_runner.db import Database
+from recipe_runner.db.claims import ClaimStore, DatabaseClaims, MemoryClaims, claims
 from recipe_runner.hashing import set_hashes
 
 
@@ -84,16 +85,21 @@ def test_release_forgets_claims_in_one_scope(store: ClaimStore) -> None:
     assert hashes(store.claim("", "b", batch, 60)) == hashes(batch[:3])
 
 
+AGE = 0.5  # seconds after which a claim counts as expired in the test below
+
+
 def test_take_expired_moves_only_old_claims_of_others(store: ClaimStore) -> None:
     old = tasks(4, "old")
     store.claim("", "a", old, 60)
-    time.sleep(0.05)
+    # The old claims age a second; the fresh ones stay younger than AGE however slowly a busy
+    # machine runs the lines between them.
+    time.sleep(1.0)
     store.claim("", "a", tasks(2, "new"), 60)
     store.claim("", "b", tasks(2, "bs"), 60)
     assert store.take_expired("", "b", 10, 60) == []
-    taken = store.take_expired("", "b", 3, 0.03)
+    taken = store.take_expired("", "b", 3, AGE)
     assert len(taken) == 3 and set(hashes(taken)) <= set(hashes(old))
-    assert store.take_expired("", "a", 10, 0.03) == []  # b's claims are fresh again
+    assert store.take_expired("", "a", 10, AGE) == []  # b's claims are fresh again
     assert store.count("", "b") == 5 and store.count("", "a") == 3
 
 
@@ -197,7 +203,7 @@ def test_saving_answers_releases_their_claims_in_the_same_transaction(db_url: st
         assert store.count("", "ds-a") == 2
         # An answer that can't be stored rolls the release back with it.
         broken = [{**batch[2], "answer": "accept", "_session_id": "ds-a", "_task_hash": None}]
-        with pytest.raises((IntegrityError, sqlite3.IntegrityError)):
+        with pytest.raises((IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)):
             db.save_answers("ds", broken, ("", hashes(batch[2:])))
         assert hashes(store.outstanding("", "ds-a")) == hashes(batch[2:])
         # Only a release, when before_db kept none of the answers.
@@ -248,3 +254,45 @@ def test_a_held_task_comes_back_with_its_floats_exact(store: ClaimStore) -> None
     (back,) = store.outstanding("", "a")
     assert back["score"] == 0.12345678901234568
     assert back["meta"]["p"] == 1e-20
+
+
+@pytest.mark.postgres
+def test_a_claim_made_while_the_holder_saves_its_answer_is_let_go(pg_url: str) -> None:
+    # Session x holds a task and is saving its answer (answer and release, one transaction)
+    # when another process claims the task: the claim waits for x's release, then goes in,
+    # having looked for answers before x's was committed. The look-up sent with the claim sees
+    # the answer, and the claim is let go: the task is not served twice.
+    from recipe_runner.db import AnsweredIn
+
+    db, other = Database(pg_url), Database(pg_url)
+    try:
+        (task,) = tasks(1)
+        DatabaseClaims(other, "ds").claim("", "ds-x", [task], 60)
+        dataset_id = other.dataset_id("ds")
+        assert dataset_id is not None
+        claimed: list[list[dict[str, Any]]] = []
+        with psycopg.connect(pg_url) as saving:
+            saving.execute(
+                "DELETE FROM claims WHERE dataset_id = %s AND task_hash = %s",
+                (dataset_id, task["_task_hash"]),
+            )
+            saving.execute(
+                "INSERT INTO answers (dataset_id, session_id, input_hash, task_hash, answer, "
+                "created, content) VALUES (%s, 'ds-x', %s, %s, 'accept', 0, '{}')",
+                (dataset_id, task["_input_hash"], task["_task_hash"]),
+            )
+            store = DatabaseClaims(db, "ds")
+            where = [AnsweredIn((dataset_id,))]
+            claimer = threading.Thread(
+                target=lambda: claimed.append(store.claim_unanswered("", "ds-y", [task], 60, where))
+            )
+            claimer.start()
+            time.sleep(0.5)  # the claim now waits for the saving transaction
+            assert claimer.is_alive()
+        # Leaving the block committed the answer and the release.
+        claimer.join(timeout=30)
+        assert claimed == [[]]
+        assert store.count("") == 0
+    finally:
+        db.close()
+        other.close()

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
 
-from recipe_runner.claims import AnsweredIn, DatabaseClaims
 from recipe_runner.components import Components
 from recipe_runner.config import load_config
 from recipe_runner.controller import Controller
-from recipe_runner.db import Database
+from recipe_runner.db import AnsweredIn, Database
+from recipe_runner.db.claims import DatabaseClaims
 from recipe_runner.hashing import set_hashes
 
 Task = dict[str, Any]
@@ -197,19 +197,19 @@ def test_a_task_answered_between_the_check_and_the_claim_is_not_served(opened: O
             other.save_answers("ds", [{**tasks[0], "answer": "accept", "_session_id": "ds-other"}])
 
     class AnsweredMeanwhile(DatabaseClaims):
-        """Another process answers the first task of each batch just before this one claims:
-        after the check (PostgreSQL), or before the one statement that checks and claims
-        (SQLite)."""
-
-        def claim(self, scope: str, session: str, tasks: list[Task], timeout: float) -> list[Task]:
-            answer_first(tasks)
-            return super().claim(scope, session, tasks, timeout)
+        """Another process answers the first task of each batch just before this one claims
+        it: after the controller read it from the stream and found it unanswered."""
 
         def claim_unanswered(
-            self, scope: str, session: str, tasks: list[Task], by: str, answered: list[AnsweredIn]
+            self,
+            scope: str,
+            session: str,
+            tasks: list[Task],
+            timeout: float,
+            answered: Sequence[AnsweredIn],
         ) -> list[Task]:
             answer_first(tasks)
-            return super().claim_unanswered(scope, session, tasks, by, answered)
+            return super().claim_unanswered(scope, session, tasks, timeout, answered)
 
     ctrl = opened.controller(texts(20), shared=True)
     assert ctrl.db is not None

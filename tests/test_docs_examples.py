@@ -156,3 +156,49 @@ def test_every_python_block_of_the_guide_runs(
     code = guide_blocks()[index]
     namespace: dict[str, Any] = {"__name__": f"guide_block_{index}"}
     exec(compile(code, f"{GUIDE}:block{index}", "exec"), namespace)
+
+
+def test_blocks_with_a_choice_a_comment_and_a_template(tmp_path: Path) -> None:
+    source = headlines(tmp_path, 4)
+    policy = tmp_path / "policy.py"
+    policy.write_text(
+        "def review(task):\n"
+        "    return {**task, 'answer': 'accept', 'accept': ['OK'], 'comment': 'clear enough'}\n"
+    )
+    example = str(EXAMPLES / "review_with_comment.py")
+    args = ["-F", example, "headline.review", "reviews", str(source), "-o", "OK,UNCLEAR"]
+    rr("run", "--headless", "--answer", f"{policy}:review", *args)
+    rows = answers("reviews")
+    assert [(r["accept"], r["comment"]) for r in rows] == [(["OK"], "clear enough")] * 4
+    # With the accept policy, the comment field is stored empty, as the page would store it.
+    rr("run", "--headless", *args[:3], "reviews2", *args[4:])
+    assert {r.get("comment") for r in answers("reviews2")} == {""}
+
+
+def test_silver_to_gold(tmp_path: Path) -> None:
+    from recipe_runner import connect, set_hashes
+    from recipe_runner.conll import read_conll
+
+    from .spacy_data import WNUT_TRAIN, train_ner_pipeline
+
+    tasks = [t for t in read_conll(WNUT_TRAIN) if t["spans"]][:100]
+    model = train_ner_pipeline(tasks, tmp_path / "ner", n_iter=4)
+    text = "Barack Obama met Angela Merkel in Berlin"
+    silver = [
+        {"text": text, "spans": [{"start": 0, "end": 12, "label": "person"}], "answer": "accept"},
+        {"text": text, "spans": [{"start": 34, "end": 40, "label": "person"}], "answer": "reject"},
+        {"text": "Nothing to see here", "spans": [], "answer": "accept"},
+    ]
+    with connect() as db:
+        db.add_examples([set_hashes({**a, "_view_id": "ner"}) for a in silver], datasets=["silver"])
+    example = str(EXAMPLES / "silver_to_gold.py")
+    rr("run", "--headless", "-F", example, "entities.gold", "silver", "gold", str(model))
+    rows = {r["text"]: r for r in answers("gold")}
+    assert set(rows) == {text, "Nothing to see here"}
+    spans = {(s["start"], s["end"], s["label"]) for s in rows[text]["spans"]}
+    assert (0, 12, "person") in spans and (34, 40, "person") not in spans
+    assert rows[text]["tokens"]
+    missing = rr(
+        "run", "--headless", "-F", example, "entities.gold", "nope", "g", str(model), ok=False
+    )
+    assert missing.returncode == 1 and "Can't find the silver dataset 'nope'" in missing.stderr

@@ -280,5 +280,7 @@ def test_stdin_source() -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert summary_of(result.stderr)["saved"] == "7"
-    assert "answers" in result.stderr  # no total: a count and a rate instead of a percentage
+    # No total: the bar shows a count and a rate of answers instead of a percentage (the
+    # summary line says "answers" too, so the bar's own text is what is looked for).
+    assert re.search(r"mark: 7 answers \[[\d:]+, [\d.]+ answers/s\]", result.stderr)
     assert sorted(a["text"] for a in answers("piped")) == [f"line {i}" for i in range(7)]

@@ -197,13 +197,37 @@ CORNERS = [
     '{"text": "max", "n": 9223372036854775807, "m": -9223372036854775808}',
     '{"text": "long mantissa", "p": 0.1234567890123456789012345}',
     '{"text": "floats", "f": [5e-324, 1.7976931348623157e308, -0.0, 1e16, 0.30000000000000004]}',
-    '{"text": "too big", "f": 1e400}',
-    '{"text": "nan", "f": NaN, "g": -Infinity}',
     '{"text": "twice", "text": "last wins"}',
     '{"text": "escapes \\u00e9 \\ud83d\\ude00 \\u0000 \\n"}',
-    '{"text": "lone \\ud800 surrogate"}',
     '  {"text": "spaces around"}  ',
 ]
+
+
+# Not JSON by the rules of every request body and `rr db-in` (recipe_runner.jsonio): refused
+# with the file and line, whichever reader (orjson, or the standard library for long numbers)
+# reads the line.
+NOT_JSON = [
+    ('{"text": "too big", "f": 1e400}', "1e400"),
+    ('{"text": "too big", "n": 12345678901234567890, "f": 1e400}', "1e400"),
+    ('{"text": "nan", "f": NaN}', "NaN"),
+    ('{"text": "nan", "n": 12345678901234567890, "f": NaN}', "NaN"),
+    ('{"text": "inf", "g": -Infinity}', "Infinity"),
+    ('{"text": "lone \\ud800 surrogate"}', "surrogate"),
+    ('{"text": "lone \\udc00", "n": 12345678901234567890}', "surrogate"),
+    ('{"text": "deep", "m": ' + "[" * 2000 + "]" * 2000 + "}", "nested"),
+    ('{"n": 12345678901234567890, "m": ' + "[" * 2000 + "]" * 2000 + "}", "nested"),
+]
+
+
+@pytest.mark.parametrize(("line", "why"), NOT_JSON)
+def test_lines_that_are_not_strict_json_are_refused_with_file_and_line(
+    tmp_path: Path, line: str, why: str
+) -> None:
+    path = write(tmp_path / "bad.jsonl", '{"text": "good"}\n' + line + "\n")
+    with pytest.raises(SourceError) as err:
+        list(get_stream(path))
+    assert "bad.jsonl' line 2" in str(err.value) and why in str(err.value)
+    assert len(list(get_stream(path, skip_invalid=True))) == 1
 
 
 def test_jsonl_corners_are_read_as_the_standard_library_reads_them(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from recipe_runner.db import Database, connect
 from recipe_runner.errors import SourceError
 from recipe_runner.loaders import get_stream
 from recipe_runner.task_shape import MAX_NESTING, task_problem
+from tests.rr_process import rr_env, servers, start_server
 from tests.test_controller import make, texts
 from tests.test_hostile_input import rr, write
 from tests.test_server_api import answered, get
@@ -102,8 +103,10 @@ def test_a_poison_line_stops_the_run_at_start_naming_file_and_line(tmp_path: Pat
     with pytest.raises(SourceError, match="line 2"):
         list(stream)
     skipping = get_stream(path, skip_invalid=True)
-    assert len(skipping) == 2
+    assert len(skipping) == 2  # counting notes the bad lines: reading skips them unchecked
     assert [t["text"] for t in skipping] == ["one", "two"] and skipping.skipped == 2
+    uncounted = get_stream(path, skip_invalid=True)  # read without counting: checked as read
+    assert [t["text"] for t in uncounted] == ["one", "two"] and uncounted.skipped == 2
 
 
 def test_a_poison_item_of_a_json_file_is_named(tmp_path: Path) -> None:
@@ -236,3 +239,26 @@ def test_the_api_saves_the_good_answers_of_a_batch_and_lists_the_refused() -> No
         )
         assert fixed.json()["saved"] == 2 and fixed.json()["refused"] == []
         assert len(server.answers()) == 10
+
+
+def test_rr_run_tells_the_skipped_tasks_on_stderr_and_serves_the_good_ones(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "mixed_recipe.py"
+    source.write_text(
+        "from recipe_runner import recipe\n"
+        f"TASKS = {MIXED!r}\n"
+        "@recipe('mixed.mark')\n"
+        "def mixed(dataset: str):\n"
+        "    return {'dataset': dataset, 'stream': TASKS, 'view_id': 'text'}\n"
+    )
+    env = rr_env(tmp_path / "home")
+    with servers() as started:
+        server = start_server(["-F", str(source), "mixed.mark", "ds"], env, tmp_path)
+        started.append(server)
+        tasks = httpx.get(server.url + "/api/questions", params={"session": "a"}).json()["tasks"]
+        assert [t["text"] for t in tasks] == ["good 0", "good 1", "good 2", "good 3"]
+        server.stop()
+    told = [line for line in server.stderr if "skipped" in line]
+    assert len(told) == 4 and all(line.startswith("Warning: recipe 'mixed.mark'") for line in told)
+    assert not any("Warning: serving on" in line for line in server.stderr)  # loopback

@@ -112,3 +112,26 @@ def test_annotation_mistakes_name_the_recipe_and_argument() -> None:
         recipe("x.y", label=("Labels", "optional", "l", str))
     with pytest.raises(RecipeError, match="must be Arg"):
         recipe("x.y", label=42)
+
+
+def test_the_shared_annotations_of_older_prodigy_recipes() -> None:
+    from recipe_runner.compat import prodigy
+
+    @prodigy.recipe(
+        "old.shared",
+        dataset=prodigy.recipe_args["dataset"],
+        source=prodigy.recipe_args["source"],
+        label=prodigy.recipe_args["label"],
+        exclude=prodigy.recipe_args["exclude"],
+    )
+    def old_shared(dataset, source, label=None, exclude=None):
+        return {}
+
+    found = Recipe("old.shared", old_shared, "tests")
+    kwargs = parse_recipe_args(found, ["ds", "in.jsonl", "-l", "A,B", "-e", "old"])
+    assert kwargs == {
+        "dataset": "ds",
+        "source": "in.jsonl",
+        "label": ["A", "B"],
+        "exclude": ["old"],
+    }

@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from recipe_runner import recipe
+from recipe_runner.errors import ConfigError
 from recipe_runner.loaders import get_stream
+from recipe_runner.server import auth_from_env
 from tests.conftest import NEWS
 from tests.webserver import LiveServer, live_server
 
@@ -273,10 +275,16 @@ def test_basic_auth_guards_every_page_and_endpoint(monkeypatch: pytest.MonkeyPat
         assert server.answers() == []
 
 
-def test_auth_is_off_unless_both_variables_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auth_set_up_by_half_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Serving open what the user believes protected would be worse than not serving.
     monkeypatch.setenv("RR_BASIC_AUTH_USER", "ann")
-    with live_server(news_mark) as server:
-        assert httpx.get(server.url + "/api/project").status_code == 200
+    with pytest.raises(ConfigError, match="RR_BASIC_AUTH_PASS"):
+        auth_from_env()
+    monkeypatch.setenv("RR_BASIC_AUTH_PASS", "")
+    with pytest.raises(ConfigError, match="RR_BASIC_AUTH_PASS"):
+        auth_from_env()
+    monkeypatch.setenv("RR_BASIC_AUTH_PASS", "s3cret")
+    assert auth_from_env() == ("ann", "s3cret")
 
 
 def test_openapi_describes_the_endpoints_and_their_models(news: LiveServer) -> None:

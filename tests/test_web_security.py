@@ -97,6 +97,7 @@ def test_host_names_and_loopback() -> None:
     assert host_name("[::1]:8080") == "[::1]"
     assert host_name("::1") == "[::1]"
     assert is_loopback("127.0.0.5") and is_loopback("::1") and is_loopback("localhost")
+    assert is_loopback("::ffff:127.0.0.1") and not is_loopback("::ffff:10.0.0.1")
     assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3") and not is_loopback("::")
     assert allowed_host_names("0.0.0.0", None) is None
     assert allowed_host_names("127.0.0.1", ["*"]) is None
@@ -218,7 +219,7 @@ def test_refusals_carry_the_headers_too(news: LiveServer) -> None:
     assert refused.headers["x-frame-options"] == "SAMEORIGIN"
 
 
-def test_basic_auth_still_guards_behind_the_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_basic_auth_still_guards_behind_the_checks() -> None:
     with live_server(count_mark, auth=("ann", "secret")) as server:
         assert httpx.get(server.url + "/api/project").status_code == 401
         assert httpx.get(server.url + "/api/project", auth=("ann", "secret")).status_code == 200

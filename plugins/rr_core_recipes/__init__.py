@@ -1,4 +1,4 @@
-"""The built-in recipes that need no model: mark, textcat.manual and ner.manual."""
+"""The built-in recipes that need no model: mark, textcat.manual, ner.manual and review."""
 
 from __future__ import annotations
 
@@ -108,5 +108,7 @@ def ner_manual(
 
 @hookimpl
 def rr_register_recipes(registry: Any) -> None:
-    for func in (mark, textcat_manual, ner_manual):
+    from .review import review
+
+    for func in (mark, textcat_manual, ner_manual, review):
         registry.add(func)

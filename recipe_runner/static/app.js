@@ -29,12 +29,14 @@ const state = {
   problems: new WeakMap(), // task -> why the server refused its answer, or why it can't be shown
   broken: false, // the task on screen can't be shown: it can only be skipped
   fetching: null,
+  stopped: false, // the server said asking again won't help (e.g. a read-only database)
   exhausted: false,
   sending: null,
   sendAgain: false,
   failing: false,
   answeredOnce: false,
   retryTimer: null,
+  refused: null, // why the server refuses this session (403), shown instead of tasks
 };
 
 const batchSize = () => state.config.batch_size || 10;
@@ -58,6 +60,18 @@ function fetchMore(fresh = false) {
       api.sessionId = reply.session;
     })
     .catch((err) => {
+      if (err instanceof ApiError && err.status === 403) {
+        // A session the run does not allow: say why, and ask no more.
+        state.refused = err.message;
+        state.exhausted = true;
+        return;
+      }
+      if (!transient(err)) {
+        // e.g. a read-only or corrupt database: asking again won't help; say so and stop.
+        state.stopped = true;
+        say(`Can't load tasks: ${err.message}`, "invalid");
+        return;
+      }
       say(`Can't load tasks: ${err.message}. Retrying…`);
       return new Promise((resolve) => setTimeout(resolve, 2000));
     })
@@ -69,6 +83,7 @@ function fetchMore(fresh = false) {
 
 // Keep a whole batch queued behind the task on screen: the annotator never waits.
 function maybePrefetch() {
+  if (state.stopped) return;
   if (!state.exhausted && !state.fetching && state.queue.length < Math.max(2, batchSize())) {
     fetchMore().then(() => {
       if (!state.current) showNext();
@@ -94,7 +109,9 @@ function render() {
   if (!task) {
     state.view = null;
     say(null);
-    if (state.exhausted && !state.fetching) {
+    if (state.refused) {
+      content.replaceChildren(el("div", "empty refused", state.refused));
+    } else if (state.exhausted && !state.fetching) {
       content.replaceChildren(el("div", "empty", "No tasks available."));
       flush();
     } else {
@@ -132,6 +149,8 @@ function render() {
 // The views of the card: the view, or each of its blocks.
 function cardViews() {
   const viewId = state.project.view_id;
+  // A review task is edited in its own view (review_view_id).
+  if (viewId === "review") return [(state.current && state.current.review_view_id) || "text"];
   return viewId === "blocks" ? (state.config.blocks || []).map((b) => b.view_id) : [viewId];
 }
 
@@ -258,7 +277,7 @@ function send() {
       state.outbox.unshift(...batch);
       state.failing = true;
       say(`Can't save answers: ${err.message}`, "invalid");
-      if (!(err instanceof ApiError && err.status < 500)) retrySoon();
+      if (transient(err)) retrySoon();
     })
     .finally(() => {
       state.sending = null;
@@ -302,6 +321,12 @@ function saved(batch, reply) {
   showProgress(reply.progress, reply.forecast);
   if (state.config.show_stats) showStats(reply.stats);
   trimHistory();
+}
+
+// An outage (the server or its database unreachable, 502-504) passes: try again. Anything else
+// (a refused batch, a read-only or corrupt database: 4xx, 500) would fail the same way again.
+function transient(err) {
+  return !(err instanceof ApiError) || [502, 503, 504].includes(err.status);
 }
 
 function retrySoon() {

@@ -8,6 +8,7 @@ import { gapAfter, prepareTokens, tokenNode, tokenSelection } from "./tokens.js"
 import { blocksView } from "./view-blocks.js";
 import { spansManualView } from "./view-spans.js";
 import { textInputView } from "./view-text-input.js";
+import { reviewView } from "./view-review.js";
 
 export { el } from "./dom.js";
 
@@ -177,6 +178,7 @@ const VIEWS = {
   html: htmlView,
   text_input: textInputView,
   blocks: (task, ctx) => blocksView(task, ctx, renderTask),
+  review: reviewView,
 };
 
 // The views that mark spans with the run's labels (the page shows the label bar for them).

@@ -7,10 +7,22 @@ docs/migrating-from-prodigy.md."""
 
 from __future__ import annotations
 
-from recipe_runner import get_stream, recipe, set_hashes
+from recipe_runner import get_stream, recipe, set_hashes, split_string
 
 from . import components, core, models, protocols, types, util
 from .util import log
+
+# The argument annotations older Prodigy recipes share:
+# `@recipe("x", dataset=recipe_args["dataset"])`.
+recipe_args = {
+    "dataset": ("The dataset to use", "positional", None, str),
+    "spacy_model": ("Loadable spaCy pipeline or a path to one", "positional", None, str),
+    "source": ("The source data as a file path", "positional", None, str),
+    "label": ("One or more comma-separated labels", "option", "l", split_string),
+    "loader": ("Loader: jsonl, json, csv or txt", "option", "lo", str),
+    "exclude": ("Names of datasets to exclude", "option", "e", split_string),
+    "unsegmented": ("Don't split sentences", "flag", "U", bool),
+}
 
 __all__ = [
     "components",
@@ -20,6 +32,7 @@ __all__ = [
     "models",
     "protocols",
     "recipe",
+    "recipe_args",
     "set_hashes",
     "types",
     "util",

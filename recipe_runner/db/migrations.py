@@ -14,7 +14,8 @@ from collections.abc import Callable
 from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.engine import Engine
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from .schema import SCHEMA_VERSION, metadata, schema_info
 
 # Any constant will do, as long as it is the same in every process of every version.
 ADVISORY_LOCK_KEY = 727274
@@ -79,13 +80,43 @@ def _v4_no_claim_indexes(conn: Connection) -> None:
     conn.execute(text("DROP INDEX IF EXISTS ix_claims_expiry"))
 
 
-def _v5_forecasts(conn: Connection) -> None:
-    """Version 5: the latest forecast of answers still needed, per dataset, for `rr stats`."""
-    id_type = "BIGINT" if conn.dialect.name == "postgresql" else "INTEGER"
+def _v5_route_tasks(conn: Connection) -> None:
+    """Version 5: the pool of routed tasks (annotations_per_task, task_router): each task a
+    team shares, with the sessions it is routed to and whether it has all its answers."""
+    conn.execute(
+        text(
+            "CREATE TABLE IF NOT EXISTS route_tasks ("
+            f"id {_id_type(conn)}, dataset_id {_ref_type(conn)} NOT NULL "
+            "REFERENCES datasets (id) ON DELETE CASCADE, task_key BIGINT NOT NULL, "
+            "sessions TEXT, complete INTEGER DEFAULT '0' NOT NULL, created FLOAT NOT NULL, "
+            "content TEXT NOT NULL, CONSTRAINT uq_route_task UNIQUE (dataset_id, task_key))"
+        )
+    )
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_route_tasks_open "
+            "ON route_tasks (dataset_id, complete, id)"
+        )
+    )
+
+
+def _ref_type(conn: Connection) -> str:
+    """The type of a column referring to an id: as wide as the id."""
+    return "BIGINT" if conn.dialect.name == "postgresql" else "INTEGER"
+
+
+def _id_type(conn: Connection) -> str:
+    if conn.dialect.name == "postgresql":
+        return "BIGSERIAL NOT NULL PRIMARY KEY"
+    return "INTEGER NOT NULL PRIMARY KEY"
+
+
+def _v6_forecasts(conn: Connection) -> None:
+    """Version 6: the latest forecast of answers still needed, per dataset, for `rr stats`."""
     conn.execute(
         text(
             "CREATE TABLE IF NOT EXISTS forecasts ("
-            f"dataset_id {id_type} NOT NULL PRIMARY KEY "
+            f"dataset_id {_ref_type(conn)} NOT NULL PRIMARY KEY "
             "REFERENCES datasets (id) ON DELETE CASCADE, "
             "answers INTEGER NOT NULL, remaining INTEGER NOT NULL, low INTEGER NOT NULL, "
             "high INTEGER NOT NULL, updated FLOAT NOT NULL)"
@@ -98,20 +129,17 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_claim_indexes,
     3: _v3_answer_keys,
     4: _v4_no_claim_indexes,
-    5: _v5_forecasts,
+    5: _v5_route_tasks,
+    6: _v6_forecasts,
 }
 
 
 def current_version() -> int:
-    from .db import SCHEMA_VERSION
-
     return SCHEMA_VERSION
 
 
 def schema_version(conn: Connection) -> int | None:
     """The version a database is at; None when it has no schema yet."""
-    from .db import schema_info
-
     if not inspect(conn).has_table(schema_info.name):
         return None
     version = conn.execute(select(schema_info.c.version)).scalars().all()
@@ -120,9 +148,6 @@ def schema_version(conn: Connection) -> int | None:
 
 def migrate(engine: Engine) -> int:
     """Create the schema, or run the pending migrations, in one transaction; the version reached."""
-    from . import claims  # noqa: F401  (registers the claims table on the metadata)
-    from .db import metadata, schema_info
-
     target = current_version()
     # Most opens find the schema current: check without taking any lock.
     with engine.connect() as conn:

@@ -1,0 +1,218 @@
+"""PostgreSQL's driver: the statements of every batch on one psycopg connection: each a round trip.
+
+Where the time went on this path was round trips, not work: through SQLAlchemy a batch took a
+BEGIN, the dedup look-up, the claim, a second look-up, the COMMIT, then BEGIN, the insert, the
+release and a COMMIT again, each a round trip to the server and a wake-up of a backend. Here:
+- every statement runs in autocommit, so a statement is its own transaction (no BEGIN/COMMIT);
+- answers and the release of their claims are one statement (a data-modifying CTE): one
+  round trip, one transaction, never a release without its answers;
+- a batch's claim skips the answered tasks in the same statement, and the look-up that guards
+  against an answer committed meanwhile is sent with it in one pipeline: one round trip;
+- rows go as arrays (`unnest`), in binary, so each statement's text is the same whatever the
+  batch size and psycopg prepares it once per connection (server-side plans, no parse per
+  batch).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from .driver import Keyed, Release
+from .schema import AnsweredIn
+
+_SAVE = (
+    "INSERT INTO answers (dataset_id, session_id, input_hash, task_hash, answer, created, content) "
+    "SELECT * FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], "
+    "%b::float8[], %b::text[]) ON CONFLICT DO NOTHING RETURNING session_id, answer"
+)
+_RELEASE = "DELETE FROM claims WHERE dataset_id = %s AND scope = %s AND task_hash = ANY(%b)"
+_SAVE_AND_RELEASE = f"WITH released AS ({_RELEASE}) {_SAVE}"
+_COUNT = "SELECT count(*) FROM claims WHERE dataset_id = %s AND scope = %s"
+
+
+def _answered_sql(column: str, session: bool) -> str:
+    sql = f"SELECT {column} FROM answers WHERE dataset_id = ANY(%b) AND {column} = ANY(%b)"
+    return sql + (" AND session_id = %s" if session else "")
+
+
+def _claim_new_sql(column: str, answered: Sequence[AnsweredIn]) -> str:
+    """The parameters, in order: dataset id, scope, session, time, keys, contents; the ids (and
+    session) of each `answered` with dataset ids."""
+    unanswered = [
+        "NOT EXISTS (SELECT 1 FROM answers AS a WHERE a.dataset_id = ANY(%b) "
+        f"AND a.{column} = v.key"
+        + ("" if where.session is None else " AND a.session_id = %s")
+        + ")"
+        for where in answered
+        if where.dataset_ids
+    ]
+    condition = " AND ".join(unanswered) or "true"
+    return (
+        "INSERT INTO claims (dataset_id, scope, task_hash, session_id, claimed_at, content) "
+        "SELECT %s, %s, v.key, %s, %s, v.content "
+        "FROM unnest(%b::bigint[], %b::text[]) AS v(key, content) "
+        f"WHERE {condition} ON CONFLICT DO NOTHING RETURNING task_hash"
+    )
+
+
+def postgres_engine(url: str, timeout: float) -> Engine:
+    """An engine whose connections give up on a server that does not answer, or on a lock held
+    by another transaction, after `timeout` seconds."""
+    from sqlalchemy import create_engine, event
+
+    engine = create_engine(
+        url, pool_pre_ping=True, connect_args={"connect_timeout": max(1, round(timeout))}
+    )
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {int(timeout * 1000)}")
+        dbapi_conn.commit()
+
+    return engine
+
+
+class FastPostgres:
+    """PostgreSQL's driver (see driver.Driver): one psycopg connection, in autocommit."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Any = None  # the pool's proxy; its driver_connection is psycopg's
+        self._lock = threading.Lock()
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            from psycopg.types.numeric import Int8BinaryDumper
+
+            proxy = self._engine.raw_connection()
+            driver: Any = proxy.driver_connection
+            driver.autocommit = True
+            # Arrays go in binary (%b): a text array escapes every quote of every task's JSON,
+            # by a regular expression, which was the largest CPU cost of a batch here. Every
+            # integer as int8, so that each statement keeps one set of parameter types and is
+            # prepared once.
+            driver.adapters.register_dumper(int, Int8BinaryDumper)
+            self._conn = proxy
+        return self._conn.driver_connection
+
+    def _drop_connection(self) -> None:
+        """After an error: a connection the server closed is never used again."""
+        if self._conn is not None:
+            try:
+                broken = self._conn.driver_connection.closed or self._conn.driver_connection.broken
+            except Exception:
+                broken = True
+            if broken:
+                self._conn.invalidate()
+                self._conn = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.invalidate()  # its settings are this driver's: not for the pool
+                self._conn = None
+
+    def _run(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        with self._lock:
+            try:
+                with self._connection().cursor() as cursor:
+                    cursor.execute(sql, params)
+                    return cursor.fetchall() if cursor.description is not None else []
+            except Exception:
+                self._drop_connection()
+                raise
+
+    def answered(
+        self, dataset_ids: Sequence[int], hashes: Sequence[int], by: str, session: str | None
+    ) -> set[int]:
+        column = "task_hash" if by == "task" else "input_hash"
+        params: list[Any] = [list(dataset_ids), list(hashes)]
+        if session is not None:
+            params.append(session)
+        return {row[0] for row in self._run(_answered_sql(column, session is not None), params)}
+
+    def count_claims(self, dataset_id: int, scope: str, session: str | None) -> int:
+        if session is None:
+            return int(self._run(_COUNT, (dataset_id, scope))[0][0])
+        sql = _COUNT + " AND session_id = %s"
+        return int(self._run(sql, (dataset_id, scope, session))[0][0])
+
+    def save(
+        self, rows: list[tuple[Any, ...]], release: Release | None = None
+    ) -> list[tuple[str, str]]:
+        columns: list[Any] = [list(column) for column in zip(*rows, strict=True)] or [[]] * 7
+        if release is not None and release[2]:
+            dataset_id, scope, keys = release
+            new = self._run(_SAVE_AND_RELEASE, [dataset_id, scope, list(keys), *columns])
+        elif rows:
+            new = self._run(_SAVE, columns)
+        else:
+            return []
+        return [(row[0], row[1]) for row in new]
+
+    def release(self, dataset_id: int, scope: str, keys: Sequence[int]) -> None:
+        if keys:
+            self._run(_RELEASE, (dataset_id, scope, list(keys)))
+
+    def claim_new(
+        self,
+        dataset_id: int,
+        scope: str,
+        session: str,
+        keyed: Sequence[Keyed],
+        by: str,
+        answered: Sequence[AnsweredIn],
+    ) -> list[int] | None:
+        """The claim skips tasks answered as its statement began; an answer committed while
+        it ran (by the session that held the task, whose release let this claim in) is seen
+        by the look-up that follows it in the same pipeline, and that claim is released."""
+        if not keyed:
+            return []
+        column = "task_hash" if by == "task" else "input_hash"
+        keys = [key for key, _ in keyed]
+        contents = [content for _, content in keyed]
+        params: list[Any] = [dataset_id, scope, session, time.time(), keys, contents]
+        for where in answered:
+            if where.dataset_ids:
+                params.append(list(where.dataset_ids))
+                if where.session is not None:
+                    params.append(where.session)
+        claim = _claim_new_sql(column, answered)
+        checks = [
+            (_answered_sql(column, where.session is not None), where)
+            for where in answered
+            if where.dataset_ids
+        ]
+        with self._lock:
+            try:
+                conn = self._connection()
+                cursors = [conn.cursor() for _ in range(len(checks) + 1)]
+                with conn.pipeline():
+                    cursors[0].execute(claim, params)
+                    for cursor, (sql, where) in zip(cursors[1:], checks, strict=True):
+                        check: list[Any] = [list(where.dataset_ids), keys]
+                        if where.session is not None:
+                            check.append(where.session)
+                        cursor.execute(sql, check)
+                won = {row[0] for row in cursors[0].fetchall()}
+                late: set[int] = set()
+                for cursor in cursors[1:]:
+                    late |= {row[0] for row in cursor.fetchall()}
+                for cursor in cursors:
+                    cursor.close()
+            except Exception:
+                self._drop_connection()
+                raise
+        late &= won
+        if late:  # rare: answered by another process while this claim was made
+            self.release(dataset_id, scope, sorted(late))
+            won -= late
+        if len(won) == len(keys):
+            return None
+        return [key for key in keys if key in won]
