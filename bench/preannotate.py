@@ -21,27 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import srsly
+from wnut_texts import WNUT, texts
 
 from recipe_runner.conll import read_conll
 
 HERE = Path(__file__).resolve().parent
-WNUT = HERE.parent / "data" / "ner" / "wnut17"
 ROUNDS = 2
-
-
-def texts(n: int) -> list[str]:
-    sentences = [
-        t["text"]
-        for name in ("wnut17train.conll", "emerging.dev.conll", "emerging.test.annotated")
-        for t in read_conll(WNUT / name)
-    ]
-    out: dict[str, None] = {}
-    for offset in range(1, len(sentences)):
-        for i, first in enumerate(sentences):
-            out.setdefault(f"{first} {sentences[(i + offset) % len(sentences)]}", None)
-            if len(out) >= n:
-                return list(out)
-    return list(out)
 
 
 def plain_loop(model: Path, source: Path, out: Path) -> float:

@@ -24,6 +24,7 @@ so compare figures within a section, not across runs.
 | active_learning | `active_learning.py` |
 | teach_latency | `teach_latency.py` |
 | preannotate | `preannotate.py` |
+| resume | `resume.py` |
 | Web view load (PostgreSQL, 2 processes) | `load_pg.py` |
 | Team routing | `team_routing.py` |
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -311,12 +312,27 @@ def stats_cli(
             f"{row['reject']} reject, {row['ignore']} ignore), {sessions} "
             + ("session" if sessions == 1 else "sessions")
         )
+        if row.get("forecast"):
+            typer.echo("  " + forecast_line(row["forecast"]))
         if dataset is not None:
             for session, counts in row["sessions"].items():
                 typer.echo(
                     f"  {session or '(no session)'}: {counts['total']} ({counts['accept']} accept, "
                     f"{counts['reject']} reject, {counts['ignore']} ignore)" + _pace(counts)
                 )
+
+
+def forecast_line(forecast: dict[str, Any]) -> str:
+    """The saved forecast of a model-in-the-loop run, as `rr stats` shows it."""
+    low, high, left = forecast["low"], forecast["high"], forecast["remaining"]
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(forecast["updated"]))
+    after = f"after {forecast['answers']} answers learned from, {when}"
+    if high == 0:
+        return f"forecast: the model has stopped learning ({after})"
+    return (
+        f"forecast: about {left} more answers ({low}-{high}) until the model stops learning "
+        f"({after})"
+    )
 
 
 def _pace(counts: dict[str, Any]) -> str:

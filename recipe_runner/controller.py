@@ -7,6 +7,7 @@ I/O. Its methods are safe to call from several threads: one lock serialises them
 from __future__ import annotations
 
 import inspect
+import itertools
 import threading
 import time
 from collections import deque
@@ -19,8 +20,15 @@ from .config import Config
 from .db import ANSWERS, AnsweredIn, ClaimStore, Database, TaskRoutes, check_name, open_claims
 from .errors import AnswerError, DatasetError, EventError, SourceError
 from .hashing import INPUT_HASH, TASK_HASH, set_hashes
-from .loaders import Stream, stream_length
-from .progress import ProgressInfo, RateMeter, estimate_from_losses, eta_seconds
+from .loaders import Stream, stream_length, task_key
+from .progress import (
+    Forecast,
+    ProgressInfo,
+    RateMeter,
+    estimate_from_losses,
+    eta_seconds,
+    forecast_from_losses,
+)
 from .recipe_db import RecipeController
 from .task_shape import short, task_problem
 from .views import check_view_config, missing_input, required_input
@@ -83,6 +91,15 @@ class Controller:
         self.stream = components.stream
         # A loader's own stream has checked its tasks' shape as it read them.
         self._shape_checked = getattr(self.stream, "shape_checked", False) is True
+        # A source read through one task at a time (map / apply over a file) is counted in
+        # distinct tasks by the run's dedup key, and what a dataset already holds of it counts
+        # as done; where the run deduplicates by input, answered tasks are left out before the
+        # recipe's steps (a model) run over them.
+        self._source: Stream | None = None
+        if isinstance(self.stream, Stream) and self.stream.one_per_input and not self.overlap:
+            self._source = self.stream.root
+            self._source.count_by = "input" if self.exclude_by == "input" else "task"
+        self._done_before = 0  # tasks of the source answered before this run
         target = config["total_examples_target"]
         self.total: int | None = target if target is not None else stream_length(self.stream)
         self._lock = threading.RLock()
@@ -102,6 +119,7 @@ class Controller:
         self._losses: list[tuple[int, float]] = []
         self._last_loss: float | None = None
         self._loss_progress: float | None = None  # the loss estimate never goes back
+        self._forecast: Forecast | None = None
         self._custom_progress: dict[str, float | None] = {}
         self._rate = RateMeter()
         self._started = False
@@ -127,6 +145,10 @@ class Controller:
         shared = shared_claims or self.routes is not None
         self.claims: ClaimStore = open_claims(self.db, self.dataset, claim_key, shared)
         self._check_exclude()
+        source = self._source
+        # (A bare source has no steps to spare: the claims skip its answered tasks.)
+        if source not in (None, self.stream) and self.db is not None and self.exclude_by == "input":
+            source.skip_done = self._skip_done
 
     # lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -135,6 +157,7 @@ class Controller:
             if self._started:
                 return
             self._started = True
+            self._count_done_before()
             if self.db is not None and self.dataset is not None:
                 for session, counts in self.db.counts(self.dataset).items():
                     self._dataset_counts[session] = {**counts, "total": sum(counts.values())}
@@ -142,6 +165,37 @@ class Controller:
                         self._dataset_total[key] += self._dataset_counts[session].get(key, 0)
             if self.components.on_load:
                 self.components.on_load(self.for_recipe())
+
+    def _count_done_before(self) -> None:
+        """How many distinct tasks of the source the dataset (and `exclude`) already hold."""
+        source = self._source
+        if source is None or source.keys is None or self.db is None:
+            return
+        import numpy
+
+        keys, source.keys = source.keys, None  # counted once; the memory goes back
+        ids = self._dedup_ids + self._exclude_ids
+        chunk: list[int] = []
+        found = 0
+        for key in itertools.chain(self.db.hashes_in(ids, source.count_by or "task"), [None]):
+            if key is not None:
+                chunk.append(key)
+            if len(chunk) >= 100_000 or (key is None and chunk):
+                found += int(numpy.isin(numpy.array(chunk, dtype=numpy.int64), keys).sum())
+                chunk = []
+        self._done_before = found
+
+    def _skip_done(self, tasks: list[Task]) -> list[Task]:
+        """The tasks of a chunk of the source that are not answered yet (by input hash)."""
+        keys = [task_key(task, "input") for task in tasks]
+        assert self.db is not None
+        done: set[int] = set()
+        for where in self._answered_in(""):
+            ids = list(where.dataset_ids)
+            done |= self.db.answered_hashes(ids, keys, "input", session=where.session)
+        if not done:
+            return tasks
+        return [task for task, key in zip(tasks, keys, strict=True) if key not in done]
 
     def close(self) -> None:
         """Call `on_exit`; once, even if the run stopped on an error."""
@@ -405,6 +459,7 @@ class Controller:
                     if loss is not None:
                         self._last_loss = float(loss)
                         self._losses.append((self._run_answered + len(learn), float(loss)))
+                        self._update_forecast()
             to_save = valid
             if self.components.before_db is not None and valid:
                 to_save = self.components.before_db(valid)
@@ -434,6 +489,25 @@ class Controller:
                 self._custom_progress[session] = self._call_progress(session)
             return AnswerResult(
                 len(new), self.progress(session), self.stats(session), errors, refused, invalid
+            )
+
+    def _update_forecast(self) -> None:
+        """The loss-based progress and forecast, after each batch that `update` learned from;
+        the forecast is kept in the database for `rr stats`."""
+        estimate = estimate_from_losses(self._losses)
+        if estimate is not None:
+            self._loss_progress = max(estimate, self._loss_progress or 0.0)
+        forecast = forecast_from_losses(self._losses)
+        if forecast is not None and self._loss_progress:
+            # Progress never goes back, so neither may the answers it leaves to do.
+            learned = self._losses[-1][0]
+            left = max(0, round(learned / self._loss_progress) - learned)
+            if left < forecast.remaining:
+                forecast = Forecast(left, min(left, forecast.low), max(left, forecast.high))
+        self._forecast = forecast
+        if forecast is not None and self.db is not None and self.dataset is not None:
+            self.db.save_forecast(
+                self.dataset, self._losses[-1][0], forecast.remaining, forecast.low, forecast.high
             )
 
     def _check_answer(self, session: str, answer: Any, now: int) -> Task:
@@ -515,7 +589,8 @@ class Controller:
             value = self._progress_value(session or "")
             answered = self._answered_for_progress(session or "")
             eta = eta_seconds(value, answered, self._rate.rate())
-            return ProgressInfo(value, self.total, eta)
+            forecast = self._forecast if self.components.progress is None else None
+            return ProgressInfo(value, self.total, eta, answered, forecast)
 
     def _call_progress(self, session: str) -> float | None:
         assert self.components.progress is not None
@@ -530,7 +605,9 @@ class Controller:
     def _answered_for_progress(self, session: str) -> int:
         if self.routes is not None:
             return self._run_answered // (self.per_task or 1)
-        return self.session_answered(session) if self.overlap else self._run_answered
+        if self.overlap:
+            return self.session_answered(session)
+        return self._done_before + self._run_answered
 
     def _progress_value(self, session: str) -> float | None:
         if self.components.progress is not None:
@@ -538,9 +615,6 @@ class Controller:
                 self._custom_progress[session] = self._call_progress(session)
             return self._custom_progress[session]
         if self._losses:
-            estimate = estimate_from_losses(self._losses)
-            if estimate is not None:
-                self._loss_progress = max(estimate, self._loss_progress or 0.0)
             return self._loss_progress
         if not self.total:
             return None

@@ -18,6 +18,7 @@ from .controller import Controller
 from .errors import AnswerError
 from .hashing import TASK_HASH
 from .policies import resolve_policy
+from .progress import ProgressInfo
 from .runner import Notify, find_recipe, notify_stderr, prepare_run
 from .views import prefill
 
@@ -129,15 +130,20 @@ def _drive(
     summary = HeadlessSummary(controller.recipe, controller.dataset, session)
     counts = dict.fromkeys(("accept", "reject", "ignore"), 0)
     started = time.monotonic()
-    known = controller.progress(session).progress is not None or controller.total is not None
+    first = controller.progress(session)
+    # As tqdm users read it: "6400/20000 [00:07<00:15, 889 answers/s]". The count is what
+    # progress counts (a resumed run's earlier answers too), the total is where progress says
+    # 100%, and the rate is this run's average, steady from the first seconds.
     bar = tqdm(
-        total=100 if known else None,
-        unit="%" if known else " answers",
+        total=_bar_total(first),
+        initial=first.done,
+        unit=" answers",
         file=sys.stderr,
         disable=not show_progress,
-        bar_format="{l_bar}{bar}|{postfix}" if known else None,  # postfix comes with ", "
         desc=controller.recipe,
         mininterval=0.2,
+        smoothing=0,
+        bar_format=BAR if first.progress is not None else COUNTER,
     )
     try:
         with _StopFlag() as flag:
@@ -165,14 +171,7 @@ def _drive(
                     if verdict in counts and task.get(TASK_HASH) not in refused_hashes:
                         counts[verdict] += 1
                 summary.saved += result.saved
-                _advance(
-                    bar,
-                    known,
-                    result.progress.progress,
-                    summary.saved,
-                    started,
-                    result.progress.eta_seconds,
-                )
+                _advance(bar, result.progress, summary.saved, started)
             summary.interrupted = flag.stop
     except BaseException:
         bar.leave = False  # clear the bar: the error is then the one line on stderr
@@ -189,18 +188,31 @@ def _drive(
     return summary
 
 
-def _advance(
-    bar: Any, known: bool, progress: float | None, saved: int, started: float, eta: float | None
-) -> None:
+BAR = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+COUNTER = "{desc}: {n_fmt} answers [{elapsed}{postfix}]"
+
+
+def _bar_total(info: ProgressInfo) -> int | None:
+    """The answers at which progress says 100%: done / progress (the number of tasks when
+    progress counts them; done plus the forecast when it comes from a model's losses)."""
+    if info.progress is None:
+        return None
+    if info.forecast is not None:
+        return info.done + info.forecast.remaining
+    if info.progress <= 0:
+        return info.total
+    return max(info.done, round(info.done / info.progress))
+
+
+def _advance(bar: Any, info: ProgressInfo, saved: int, started: float) -> None:
     if bar.disable:
         return
-    if known and progress is not None:
-        bar.n = round(progress * 100, 1)
-        rate = saved / max(time.monotonic() - started, 1e-9)
-        postfix = f"{saved} answers, {rate:.0f}/s"
-        if eta is not None and progress < 1:
-            postfix += f", ETA {eta:.0f}s"
-        bar.set_postfix_str(postfix, refresh=False)
-        bar.update(0)  # redraws within mininterval; close() draws the final state once
-    else:
-        bar.update(saved - bar.n)
+    total = _bar_total(info)
+    if total is not None:
+        if bar.total != total:
+            bar.total = total
+        bar.bar_format = BAR
+    bar.n = info.done if info.progress is not None else saved
+    rate = saved / max(time.monotonic() - started, 1e-9)
+    bar.set_postfix_str(f"{rate:.0f} answers/s", refresh=False)
+    bar.update(0)  # redraws within mininterval; close() draws the final state once

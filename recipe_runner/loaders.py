@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -46,8 +47,19 @@ class Stream:
         # with skip_invalid), so that reading need not check each task's shape again.
         self.bad_lines: set[int] | None = None
         self.line = 0  # line of the source the last task came from
+        # Set before the length is first asked: "input" or "task" makes the length count
+        # distinct tasks by that hash, and keeps their sorted hashes in `keys` (8 bytes each)
+        # for the controller to count what a dataset already holds of this source.
+        self.count_by: str | None = None
+        self.keys: Any = None
+        # Set by the controller: called with each chunk of tasks read from the source, returns
+        # those still to do, before any recipe step (a model) sees them.
+        self.skip_done: Callable[[list[Task]], list[Task]] | None = None
+        self.one_per_input = parent is None  # each task read gives one task with its input
 
     def __iter__(self) -> Iterator[Task]:
+        if self.skip_done is not None:
+            return _skipping(self._factory(), self.skip_done)
         return self._factory()
 
     def __len__(self) -> int:
@@ -75,17 +87,36 @@ class Stream:
             return (func(task) for task in self)
 
         length = (lambda: len(self)) if self._length is not None else None
-        return Stream(factory, length, parent=self)
+        return self._child(factory, length)
+
+    def _child(self, factory: Callable[[], Iterator[Task]], length: Any) -> Stream:
+        child = Stream(factory, length, parent=self)
+        child.one_per_input = self.one_per_input
+        return child
 
     def apply(self, func: Callable[[Iterator[Task]], Iterator[Task]]) -> Stream:
-        """A stream of `func(tasks)`, which must yield one task for each task it reads (for
-        example through spaCy's `nlp.pipe`); the length is kept."""
+        """A stream of `func(tasks)`, which must yield one task for each task it reads, with
+        its input (for example through spaCy's `nlp.pipe`); the length is kept. Tasks already
+        answered are left out before `func` sees them, where the run deduplicates by input."""
 
         def factory() -> Iterator[Task]:
             return func(iter(self))
 
         length = (lambda: len(self)) if self._length is not None else None
-        return Stream(factory, length, parent=self)
+        return self._child(factory, length)
+
+
+SKIP_CHUNK = 256  # source tasks checked against the database at a time
+
+
+def _skipping(
+    tasks: Iterator[Task], skip_done: Callable[[list[Task]], list[Task]]
+) -> Iterator[Task]:
+    while True:
+        chunk = list(itertools.islice(tasks, SKIP_CHUNK))
+        if not chunk:
+            return
+        yield from skip_done(chunk)
 
 
 def stream_length(stream: Iterable[Any]) -> int | None:
@@ -144,14 +175,62 @@ def get_stream(
 
     # Counting reads (and checks) every record, so that a bad line stops the run before the
     # first answer is saved rather than halfway through: no partial dataset.
-    length = (
-        (lambda: _count_json(path))
-        if kind == "json"
-        else (lambda: _count_records(path, kind, skip_invalid, stream))
-    )
+    def length() -> int:
+        keys = KeyCounter(stream.count_by)
+        if kind == "json":
+            for task in _read_json(path, _scratch()):
+                keys.add(task)
+        else:
+            _count_records(path, kind, skip_invalid, stream, keys)
+        stream.keys = keys.distinct()
+        return keys.count if stream.keys is None else len(stream.keys)
+
     stream: Stream = Stream(factory, length, name, skip_invalid=skip_invalid)
     stream.shape_checked = True
     return stream
+
+
+class KeyCounter:
+    """Counts tasks; with `by` ("input" or "task"), also collects their hashes, 8 bytes each,
+    so that distinct tasks are counted without keeping the tasks."""
+
+    def __init__(self, by: str | None) -> None:
+        from array import array
+
+        self.by = by
+        self.count = 0
+        self._keys = array("q")
+
+    def add(self, task: Task) -> None:
+        self.count += 1
+        if self.by is not None:
+            self._keys.append(task_key(task, self.by))
+
+    def distinct(self) -> Any:
+        """The distinct hashes, sorted (a numpy array), or None when not collected."""
+        if self.by is None:
+            return None
+        import numpy
+
+        keys = numpy.frombuffer(self._keys, dtype=numpy.int64).copy()
+        del self._keys
+        keys.sort()
+        if len(keys) > 1:
+            keys = keys[numpy.concatenate(([True], keys[1:] != keys[:-1]))]
+        return keys
+
+
+def task_key(task: Task, by: str) -> int:
+    """The hash a run deduplicates `task` by ("input" or "task"), without changing the task:
+    the one it carries, or the one `set_hashes` would give it."""
+    from .hashing import INPUT_HASH, TASK_HASH, input_hash, task_hash
+
+    found = task.get(INPUT_HASH)
+    in_hash = found if type(found) is int else input_hash(task)
+    if by == "input":
+        return in_hash
+    found = task.get(TASK_HASH)
+    return found if type(found) is int else task_hash(task, in_hash)
 
 
 def _loader_for(name: str) -> str:
@@ -394,30 +473,45 @@ MAX_BAD_LINES_KEPT = 10_000  # more, and reading checks every line again instead
 
 
 def _count_records(
-    path: Path, kind: str, skip_invalid: bool = False, stream: Stream | None = None
+    path: Path,
+    kind: str,
+    skip_invalid: bool = False,
+    stream: Stream | None = None,
+    keys: KeyCounter | None = None,
 ) -> int:
     """Count the tasks in a file without keeping them: its valid non-empty lines, or CSV rows.
     Every record is read as iterating would: an invalid one is an error here already, or left
-    out of the count with `skip_invalid`. `stream` is told which lines were invalid."""
+    out of the count with `skip_invalid`. `stream` is told which lines were invalid; `keys`
+    collects the tasks' hashes."""
     scratch = _scratch()
     scratch.skip_invalid = skip_invalid
     with path.open("rb") as file:
         if kind == "csv":
-            return sum(1 for _ in _read_csv(file, str(path), scratch))
+            count = 0
+            for task in _read_csv(file, str(path), scratch):
+                count += 1
+                if keys is not None:
+                    keys.add(task)
+            return count
         bad: set[int] = set()
-        count = _check_lines(file, str(path), kind, skip_invalid, bad)
+        count = _check_lines(file, str(path), kind, skip_invalid, bad, keys)
     if stream is not None and len(bad) <= MAX_BAD_LINES_KEPT:
         stream.bad_lines = bad
     return count
 
 
 def _check_lines(
-    file: Any, where: str, kind: str, skip_invalid: bool, bad: set[int] | None = None
+    file: Any,
+    where: str,
+    kind: str,
+    skip_invalid: bool,
+    bad: set[int] | None = None,
+    keys: KeyCounter | None = None,
 ) -> int:
     """The lines `_read_lines` would yield tasks for, counted; the invalid ones skipped with
-    `skip_invalid` are added to `bad`. A line is checked first with orjson, several times
-    faster than the standard library; only a line it refuses goes to the parser the tasks are
-    read with, which has the last word and words the error."""
+    `skip_invalid` are added to `bad`, the hashes of the others to `keys`. A line is checked
+    first with orjson, several times faster than the standard library; only a line it refuses
+    goes to the parser the tasks are read with, which has the last word and words the error."""
     count = 0
     fast = kind == "jsonl" and _orjson_loads is not None
     for lineno, raw in _raw_lines(file, where):
@@ -427,14 +521,19 @@ def _check_lines(
                 if quick is not None:
                     _check_shape(quick, where, lineno)
                     count += 1
+                    if keys is not None:
+                        keys.add(quick)
                     continue
             if isinstance(raw, SourceError):
                 raise raw
             text = _decode(raw, where, lineno)
             if not text.strip():
                 continue
+            task = (
+                _parse_json_line(text, where, lineno) if kind == "jsonl" else {"text": text.strip()}
+            )
             if kind == "jsonl":
-                _check_shape(_parse_json_line(text, where, lineno), where, lineno)
+                _check_shape(task, where, lineno)
         except SourceError:
             if not skip_invalid:
                 raise
@@ -442,11 +541,9 @@ def _check_lines(
                 bad.add(lineno)
             continue
         count += 1
+        if keys is not None:
+            keys.add(task)
     return count
-
-
-def _count_json(path: Path) -> int:
-    return sum(1 for _ in _read_json(path, _scratch()))
 
 
 def _scratch() -> Stream:

@@ -120,6 +120,12 @@ class AnswerProblem(BaseModel):
     message: str
 
 
+class ForecastOut(BaseModel):
+    remaining: int = Field(description="Answers still needed until the model stops learning.")
+    low: int = Field(description="The likely range of `remaining`: its low end...")
+    high: int = Field(description="...and its high end.")
+
+
 class Refused(BaseModel):
     index: int = Field(description="The answer's place in the batch sent, from 0.")
     task_hash: int | None = Field(alias="_task_hash", description="Its task hash, if usable.")
@@ -131,6 +137,7 @@ class AnswersOut(BaseModel):
     progress: float | None
     total: int | None
     eta_seconds: float | None
+    forecast: ForecastOut | None = None
     stats: Stats
     errors: list[AnswerProblem] = Field(
         description="Answers the recipe's validate_answer refused; they were not saved."
@@ -146,6 +153,9 @@ class ProgressOut(BaseModel):
     progress: float | None
     total: int | None
     eta_seconds: float | None
+    forecast: ForecastOut | None = Field(
+        None, description="From the losses of a model in the loop; null otherwise."
+    )
     session: Counts
     dataset: Counts
 
@@ -721,4 +731,10 @@ def auth_from_env() -> tuple[str, str] | None:
 
 
 def _progress(info: ProgressInfo) -> dict[str, Any]:
-    return {"progress": info.progress, "total": info.total, "eta_seconds": info.eta_seconds}
+    forecast = info.forecast.as_dict() if info.forecast is not None else None
+    return {
+        "progress": info.progress,
+        "total": info.total,
+        "eta_seconds": info.eta_seconds,
+        "forecast": forecast,
+    }

@@ -24,7 +24,12 @@ ALGORITHMS = ("ema", "probability", "pool")
 HOLD = 5000  # held-back tasks kept at most; the least interesting beyond that are dropped
 POOL = 50  # "pool": tasks kept warm (re-scored before each group) besides the new ones
 READ_AHEAD = 5  # "pool": tasks read for each task served, by default
-RESCORE_MAX = 1000  # held-back tasks re-scored at most before each group of the drain
+# Held-back tasks re-scored at most before each group of the drain (the best by their last
+# scores). Every group is chosen from fresh scores: serving several groups from one re-scoring
+# let a model that learns from each batch ask about what it had just learned (on 536 GitHub
+# titles, uncertainty's lead over random order at 150 answers went from +0.04 to +0.07 F1 with
+# fresh scores per group). 250 keeps that within a batch's wait for SMS-length texts.
+RESCORE_MAX = 250
 
 
 def uncertainty(score: float) -> float:
@@ -47,6 +52,7 @@ def prefer_uncertain(
     seed: int | None = None,
     warmup: int = 0,
     read_ahead: int = READ_AHEAD,
+    rescore_every: int | None = None,
 ) -> Iterator[Task]:
     """Serve first the tasks the model is least sure of (scores near 0.5).
 
@@ -62,10 +68,14 @@ def prefer_uncertain(
 
     `warmup` serves that many tasks first in stream order: a model that has learned from only a
     few answers, or none, can't yet tell which tasks are uncertain (see `sort_by_priority`).
+    `rescore_every` (default `drain_batch`) is how many tasks are served between two
+    re-scorings: 1 chooses each task with the freshest model, for a `rescore` that is cheap
+    while the model has not changed.
     """
     return sort_by_priority(
         stream, uncertainty, algorithm, bias=bias, hold=hold, rescore=rescore,
         drain_batch=drain_batch, seed=seed, warmup=warmup, read_ahead=read_ahead,
+        rescore_every=rescore_every,
     )  # fmt: skip
 
 
@@ -80,6 +90,7 @@ def prefer_high_scores(
     seed: int | None = None,
     warmup: int = 0,
     read_ahead: int = READ_AHEAD,
+    rescore_every: int | None = None,
 ) -> Iterator[Task]:
     """Serve first the tasks the model is most confident are right (scores near 1): good for
     confirming suggestions quickly or finding more examples of a rare label. Same options as
@@ -87,6 +98,7 @@ def prefer_high_scores(
     return sort_by_priority(
         stream, _clip, algorithm, bias=bias, hold=hold, rescore=rescore,
         drain_batch=drain_batch, seed=seed, warmup=warmup, read_ahead=read_ahead,
+        rescore_every=rescore_every,
     )  # fmt: skip
 
 
@@ -101,12 +113,14 @@ def prefer_low_scores(
     seed: int | None = None,
     warmup: int = 0,
     read_ahead: int = READ_AHEAD,
+    rescore_every: int | None = None,
 ) -> Iterator[Task]:
     """Serve first the tasks the model is most confident are wrong (scores near 0): good for
     checking what the model rules out. Same options as `prefer_uncertain`."""
     return sort_by_priority(
         stream, lambda s: 1.0 - _clip(s), algorithm, bias=bias, hold=hold, rescore=rescore,
         drain_batch=drain_batch, seed=seed, warmup=warmup, read_ahead=read_ahead,
+        rescore_every=rescore_every,
     )  # fmt: skip
 
 
@@ -122,6 +136,7 @@ def sort_by_priority(
     seed: int | None = None,
     warmup: int = 0,
     read_ahead: int = READ_AHEAD,
+    rescore_every: int | None = None,
 ) -> Iterator[Task]:
     """The engine under the three sorters, for any `priority(score) -> [0, 1]`.
 
@@ -140,19 +155,22 @@ def sort_by_priority(
     (past that, the lowest priority is dropped, so memory stays bounded on endless streams).
 
     When the stream ends, the buffer is served: with `rescore`, the best `RESCORE_MAX` held
-    tasks are scored again with the current model before each group of `drain_batch` (and of
-    at least a tenth of those, so that the number of re-scorings stays small), and the best
-    group is served; without it, in the order of the priorities they had when read.
+    tasks are scored again with the current model before each group of `drain_batch`, and the
+    best group is served; without it, in the order of the priorities they had when read.
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(
             f"Unknown sorter algorithm {algorithm!r}: use 'ema', 'probability' or 'pool'."
         )
-    if hold < 0 or drain_batch < 1 or warmup < 0 or read_ahead < 1:
-        raise ValueError("hold and warmup must be >= 0; drain_batch and read_ahead >= 1.")
+    every = drain_batch if rescore_every is None else rescore_every
+    if hold < 0 or drain_batch < 1 or warmup < 0 or read_ahead < 1 or every < 1:
+        raise ValueError(
+            "hold and warmup must be >= 0; drain_batch, read_ahead and rescore_every >= 1."
+        )
     return _sort(
-        stream, priority, algorithm, bias, hold, rescore, drain_batch, seed, warmup, read_ahead
-    )
+        stream, priority, algorithm, bias, hold, rescore, drain_batch, seed, warmup, read_ahead,
+        every,
+    )  # fmt: skip
 
 
 def _sort(
@@ -166,6 +184,7 @@ def _sort(
     seed: int | None,
     warmup: int,
     read_ahead: int,
+    every: int,
 ) -> Iterator[Task]:
     rng = random.Random(seed)
     order = itertools.count()  # ties keep stream order; tasks themselves are never compared
@@ -176,7 +195,9 @@ def _sort(
     for pair in itertools.islice(source, warmup):
         yield _unpack(pair)[1]
     if algorithm == "pool":
-        yield from _pool(source, priority, hold, rescore, drain_batch, read_ahead, order, held)
+        yield from _pool(
+            source, priority, hold, rescore, drain_batch, read_ahead, order, held, every
+        )
     for pair in source:
         score, task = _unpack(pair)
         value = priority(score)
@@ -189,14 +210,14 @@ def _sort(
             yield task
         else:
             _hold(held, (value, next(order), task), hold)
-    yield from _drain(held, priority, rescore, drain_batch)
+    yield from _drain(held, priority, rescore, every)
 
 
 def _drain(
     held: list[tuple[float, int, Task]],
     priority: Callable[[float], float],
     rescore: Rescore | None,
-    group: int,
+    every: int,
 ) -> Iterator[Task]:
     """Serve the held-back tasks best first. With `rescore`, the best RESCORE_MAX of them (by
     their last priority) are scored again before each group, which bounds the wait for the
@@ -212,10 +233,9 @@ def _drain(
         ids = [entry[1] for entry in head]
         fresh = list(rescore([entry[2] for entry in head]))
         head = sorted([(priority(s), i, t) for i, (s, t) in zip(ids, fresh, strict=True)], key=key)
-        size = max(group, len(head) // 10)
-        for _, _, task in head[:size]:
+        for _, _, task in head[:every]:
             yield task
-        waiting = sorted(head[size:] + tail, key=key)
+        waiting = sorted(head[every:] + tail, key=key)
 
 
 def _pool(
@@ -227,6 +247,7 @@ def _pool(
     read_ahead: int,
     order: Iterator[int],
     held: list[tuple[float, int, Task]],
+    every: int,
 ) -> Iterator[Task]:
     """Serve the best `group` of a pool re-scored before each group; spill the rest into
     `held` (a bounded min-heap) once the pool is full. Returns when the stream ends, leaving
@@ -240,14 +261,17 @@ def _pool(
             pool.append((priority(score), next(order), task))
         if len(new) < read_ahead * group:
             break  # the stream ran dry: the drain takes over
-        if rescore is not None:
-            ids = [entry[1] for entry in pool]
-            fresh = list(rescore([entry[2] for entry in pool]))
-            pool = [(priority(s), i, t) for i, (s, t) in zip(ids, fresh, strict=True)]
-        pool.sort(key=lambda e: (-e[0], e[1]))
-        for _, _, task in pool[:group]:
-            yield task
-        pool, spill = pool[group : group + POOL], pool[group + POOL :]
+        for start in range(0, group, every):
+            if rescore is not None:
+                ids = [entry[1] for entry in pool]
+                fresh = list(rescore([entry[2] for entry in pool]))
+                pool = [(priority(s), i, t) for i, (s, t) in zip(ids, fresh, strict=True)]
+            pool.sort(key=lambda e: (-e[0], e[1]))
+            take = min(every, group - start)
+            for _, _, task in pool[:take]:
+                yield task
+            pool = pool[take:]
+        pool, spill = pool[:POOL], pool[POOL:]
         for entry in spill:
             _hold(held, entry, hold)
     for entry in pool:

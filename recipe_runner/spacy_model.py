@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -18,10 +19,22 @@ Task = dict[str, Any]
 TEXTCAT_NAMES = ("textcat", "textcat_multilabel")
 SHARED = ("tok2vec", "transformer")  # embedding components other components may listen to
 SCORE_BATCH = 32  # texts scored per nlp.pipe call: small, so scores come from a recent model
-LEARN_RATE = 0.02  # online learning from batches of 10 needs bigger steps than Adam's default
+# Online learning from batches of 10 needs bigger steps than Adam's default. A bag of words
+# only moves the weights of the words a batch holds: on short texts, each word is met a few times,
+# so early steps must be big for the scores to spread out at all; later, smaller steps keep
+# long texts' many weights from chasing each batch. Rate = LEARN_RATE / sqrt(1 + n / DECAY_ANSWERS).
+LEARN_RATE = 0.1
+DECAY_ANSWERS = 200
 REPLAY = 40  # earlier answers mixed into each update, so one batch does not pull the model around
 STEPS = 3  # gradient steps per batch of answers
 MEMORY = 5000  # earlier answers kept for replay
+ONLINE_TEXTCAT: dict[str, Any] = {
+    "@architectures": "spacy.TextCatBOW.v3",
+    "exclusive_classes": False,
+    "ngram_size": 1,
+    "no_output_layer": False,
+    "length": 262144,
+}
 
 
 def batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -44,14 +57,27 @@ class Learner:
     """The optimizer and a bounded replay memory of earlier answers, shared by the models."""
 
     def __init__(
-        self, nlp: Language, seed: int = 0, learn_rate: float = LEARN_RATE, replay: int = REPLAY
+        self,
+        nlp: Language,
+        seed: int = 0,
+        learn_rate: float = LEARN_RATE,
+        replay: int = REPLAY,
+        decay: int | None = None,
     ) -> None:
         self.nlp = nlp
         self.optimizer = nlp.create_optimizer()
-        self.optimizer.learn_rate = learn_rate
+        self.optimizer.learn_rate = self.learn_rate = learn_rate
+        self.decay = decay  # answers over which the rate falls to 1/sqrt(2); None: constant
+        self.seen = 0
         self.replay_size = replay
         self.memory: deque[Any] = deque(maxlen=MEMORY)
         self.rng = random.Random(seed)
+
+    def step(self, answers: int) -> None:
+        """Set the learning rate for the next update, after `answers` learned so far."""
+        self.seen += answers
+        if self.decay:
+            self.optimizer.learn_rate = self.learn_rate / math.sqrt(1 + self.seen / self.decay)
 
     def replay(self) -> list[Any]:
         return self.rng.sample(list(self.memory), min(self.replay_size, len(self.memory)))
@@ -77,23 +103,15 @@ class TextcatModel:
                 )
         else:
             self.name = "textcat_multilabel"
-            pipe = nlp.add_pipe(
-                "textcat_multilabel",
-                config={
-                    "model": {
-                        "@architectures": "spacy.TextCatBOW.v3",
-                        "exclusive_classes": False,
-                        "ngram_size": 1,
-                        "no_output_layer": False,
-                        "length": 262144,
-                    }
-                },
-            )
+            pipe = nlp.add_pipe("textcat_multilabel", config={"model": dict(ONLINE_TEXTCAT)})
             for label in labels:
                 pipe.add_label(label)
             pipe.initialize(lambda: self._dummy_examples(), nlp=nlp)
         self.exclusive = nlp.get_pipe_meta(self.name).factory == "textcat"
-        self.learner = Learner(nlp, seed)
+        self.learner = Learner(nlp, seed, decay=DECAY_ANSWERS)
+        self.version = 0  # updates learned from so far
+        self._cache: dict[str, dict[str, float]] = {}
+        self._cache_version = 0
 
     @property
     def pipe(self) -> Any:
@@ -148,13 +166,27 @@ class TextcatModel:
         examples = self.examples(answers)
         if not examples:
             return None
+        self.version += 1
         return _train(self.nlp, self.name, examples, self.learner)
+
+    def cached_predict(self, texts: list[str]) -> list[dict[str, float]]:
+        """`predict`, with the scores of texts already scored since the last update kept: a
+        sorter may then ask for fresh scores before every question at no cost until the model
+        learns again."""
+        if self._cache_version != self.version:
+            self._cache.clear()
+            self._cache_version = self.version
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            self._cache.update(zip(missing, self.predict(missing, batch_size=256), strict=True))
+        return [self._cache[t] for t in texts]
 
 
 def _train(nlp: Language, name: str, examples: list[Example], learner: Learner) -> float:
     """One step on the new examples alone (its loss is measured before the step, so it says how
     wrong the model was on answers it had not seen), then steps with replayed answers."""
     losses: dict[str, float] = {}
+    learner.step(len(examples))
     nlp.update(examples, sgd=learner.optimizer, losses=losses, drop=0.0, exclude=_but(nlp, name))
     loss = float(losses.get(name, 0.0))
     for _ in range(STEPS - 1):

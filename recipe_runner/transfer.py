@@ -201,7 +201,11 @@ def _one(db: Database, dataset: str, team: bool = False) -> dict[str, Any]:
             totals[key] += row[key]
     if team:
         _add_team_figures(db, dataset, sessions)
-    return {"dataset": dataset, **totals, "sessions": sessions}
+    out: dict[str, Any] = {"dataset": dataset, **totals, "sessions": sessions}
+    forecast = db.forecast(dataset)
+    if forecast is not None:  # only a model in the loop makes one
+        out["forecast"] = forecast
+    return out
 
 
 def _add_team_figures(db: Database, dataset: str, sessions: dict[str, dict[str, Any]]) -> None:

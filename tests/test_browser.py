@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -190,6 +192,39 @@ def test_progress_of_an_endless_stream_is_infinity(open_page: Any) -> None:
         wait_for_rows(server, 3)
         page.wait_for_function("document.getElementById('save-state').textContent.includes('All')")
         assert page.inner_text("#progress-text") == "∞"
+
+
+@recipe("learning")
+def learning() -> dict[str, Any]:
+    """A recipe whose update reports a loss falling as answers come, as a model's does."""
+    seen = [0]
+
+    def update(answers: list[dict[str, Any]]) -> float:
+        seen[0] += len(answers)
+        return 0.05 + 0.5 * math.exp(-seen[0] / 60)
+
+    return {
+        "dataset": "learning",
+        "stream": [{"text": f"text {i}"} for i in range(300)],
+        "view_id": "text",
+        "update": update,
+        "config": {"batch_size": 10},
+    }
+
+
+def test_the_forecast_of_answers_still_needed_is_shown_by_the_progress_bar(
+    open_page: Any,
+) -> None:
+    with live_server(learning) as server:
+        page = open_page(server)
+        assert page.is_hidden("#progress-forecast")  # no losses yet, no forecast
+        press(page, "a" * 80)
+        page.wait_for_function(
+            "!document.getElementById('progress-forecast').hidden", timeout=10_000
+        )
+        said = page.inner_text("#progress-forecast")
+        assert re.fullmatch(r"about \d+ more answers( \(\d+–\d+\))?", said), said
+        assert int(said.split()[1]) > 0
 
 
 @recipe("scored")

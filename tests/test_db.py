@@ -116,8 +116,17 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_data(
     db = Database(db_url)
     try:
         with db.engine.connect() as conn:
-            assert schema_version(conn) == SCHEMA_VERSION == 5
+            assert schema_version(conn) == SCHEMA_VERSION == 6
         assert [a["text"] for a in db.iter_answers("old")] == ["kept"]
+        # Version 6's forecasts table exists and takes one row per dataset.
+        db.save_forecast("old", 10, 30, 20, 50)
+        db.save_forecast("old", 20, 25, 15, 40)
+        assert {k: v for k, v in (db.forecast("old") or {}).items() if k != "updated"} == {
+            "answers": 20,
+            "remaining": 25,
+            "low": 15,
+            "high": 40,
+        }
         assert db.counts("old") == {"old-a": {"accept": 1, "reject": 0, "ignore": 0}}
         claims = DatabaseClaims(db, "old")
         assert claims.outstanding("", "old-b") == [{"text": "claimed"}]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -164,3 +165,42 @@ def test_the_drain_rescores_a_bounded_number_of_tasks_at_a_time() -> None:
     out = list(prefer_uncertain(pairs(scores), rescore=rescore))
     assert len(out) == len(scores)
     assert calls and max(calls) == RESCORE_MAX
+
+
+def test_every_group_of_the_drain_is_chosen_from_fresh_scores() -> None:
+    # The model learns between groups: the drain must ask it again before each one.
+    calls: list[int] = []
+
+    def rescore(tasks: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
+        calls.append(len(tasks))
+        return [(t["score"], t) for t in tasks]
+
+    scores = [0.5] + [0.999] * 120  # ema holds back all but the first few
+    out = list(prefer_uncertain(pairs(scores), rescore=rescore, drain_batch=10))
+    assert len(out) == len(scores)
+    held = sum(calls[:1])
+    assert len(calls) == -(-held // 10)  # one re-scoring per group of 10
+
+
+def test_rescore_every_task_chooses_each_task_with_the_latest_scores() -> None:
+    # A model that changes its mind after every task served: what it now finds most uncertain
+    # must come next, which choosing a whole group at once would miss.
+    def follows(every: int) -> int:
+        served: list[int] = []
+
+        def rescore(tasks: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
+            wanted = (served[-1] + 7) % 100 if served else 0
+            return [(0.5 if t["id"] == wanted else 0.99, t) for t in tasks]
+
+        stream = [(0.9, {"id": i}) for i in range(100)]
+        for task in prefer_uncertain(
+            stream, "pool", rescore=rescore, rescore_every=every, drain_batch=10, read_ahead=2
+        ):
+            served.append(task["id"])
+        assert sorted(served) == list(range(100))
+        return sum(b == (a + 7) % 100 for a, b in itertools.pairwise(served))
+
+    assert follows(1) >= 80  # nearly every task is the one the latest scores asked for
+    assert follows(10) <= 20  # one choice per group of 10
+    with pytest.raises(ValueError, match="rescore_every"):
+        prefer_uncertain([], "pool", rescore_every=0)

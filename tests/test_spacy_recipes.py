@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,39 @@ def test_textcat_teach_through_the_cli_with_a_gold_policy(tmp_path: Path) -> Non
     assert isinstance(stats, dict) and stats["total"] == 80
     gold_accepts = sum(1 for g in srsly.read_jsonl(gold) if g["answer"] == "accept")
     assert stats["accept"] == gold_accepts and stats["ignore"] == 0
+
+
+def test_the_forecast_is_in_the_answers_reply_and_in_rr_stats(tmp_path: Path) -> None:
+    source, gold = write_sms(tmp_path, 300)
+    recipe = find_recipe("textcat.teach")
+    run = prepare_run(recipe, ("spam", "blank:en", str(source)), {"label": ["SPAM"]})
+    controller = run.controller
+    policy = gold_policy(gold)
+    session = controller.session_id("test")
+    forecasts = []
+    try:
+        while tasks := controller.get_questions(session):
+            result = controller.receive_answers(session, [policy(t) for t in tasks])
+            forecasts.append(result.progress.forecast)
+    finally:
+        controller.close()
+        assert controller.db is not None
+        controller.db.close()
+    assert forecasts[0] is None  # unknown before there is enough data
+    known = [f for f in forecasts if f is not None]
+    assert known and all(f.low <= f.remaining <= f.high for f in known)
+    last = known[-1]
+    shown = CliRunner().invoke(app, ["stats", "spam", "--json"])
+    assert shown.exit_code == 0, shown.output
+    saved = json.loads(shown.stdout)["forecast"]
+    assert (saved["remaining"], saved["low"], saved["high"]) == (
+        last.remaining,
+        last.low,
+        last.high,
+    )
+    assert saved["answers"] == 300
+    text = CliRunner().invoke(app, ["stats", "spam"]).stdout
+    assert "forecast: " in text and "after 300 answers learned from" in text
 
 
 def test_textcat_teach_needs_a_label(tmp_path: Path) -> None:

@@ -79,7 +79,9 @@ def ner_correct(
         "stream": get_stream(source, loader).apply(annotate),  # the source's length is kept
         "view_id": "ner_manual",  # tokens with the model's spans, to be corrected
         "update": model.update if update else None,  # learns from accepted texts
-        "config": {"labels": label} if label else {},
+        # A text is one question whatever the model suggests in it: a text answered before is
+        # left out before the model runs over it again (a resumed run costs what is left).
+        "config": {"exclude_by": "input", **({"labels": label} if label else {})},
     }
 
 

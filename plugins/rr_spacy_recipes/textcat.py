@@ -96,7 +96,7 @@ def textcat_teach(
 
     def rescore(tasks: list[Task]) -> list[tuple[float, Task]]:
         texts = list(dict.fromkeys(t.get("text", "") for t in tasks))
-        by_text = dict(zip(texts, model.predict(texts, batch_size=256), strict=True))
+        by_text = dict(zip(texts, model.cached_predict(texts), strict=True))
         out = []
         for task in tasks:
             found = [s["pattern"] for s in task.get("spans") or [] if "pattern" in s]
@@ -119,6 +119,11 @@ def textcat_teach(
             seed=seed,
             warmup=WARMUP if model.new else 0,
             read_ahead=READ_AHEAD,
+            # Each question is the most uncertain by the model as it is when the question is
+            # taken: a driver reads the next batch's first question before the answers to
+            # this one are learned from, so choosing a whole batch at once would choose it
+            # with a model one batch behind. Scores are kept until the model learns again.
+            rescore_every=1,
         )
 
     length = None if matcher is not None else (lambda: len(source_stream) * len(labels))
@@ -196,5 +201,9 @@ def textcat_correct(
         "stream": source_stream.apply(suggest),  # the same length as the source
         "view_id": "choice",
         "update": model.update if update else None,
-        "config": {"labels": labels, "choice_style": "single" if exclusive else "multiple"},
+        "config": {
+            "labels": labels,
+            "choice_style": "single" if exclusive else "multiple",
+            "exclude_by": "input",  # one question per text, whatever the model suggests
+        },
     }

@@ -28,6 +28,7 @@ from .schema import (
     check_name,
     claims,
     datasets,
+    forecasts,
     route_tasks,
 )
 
@@ -143,10 +144,40 @@ class Database:
         with self.engine.begin() as conn:
             conn.execute(delete(claims).where(claims.c.dataset_id == dataset))
             conn.execute(delete(route_tasks).where(route_tasks.c.dataset_id == dataset))
+            conn.execute(delete(forecasts).where(forecasts.c.dataset_id == dataset))
             removed = conn.execute(delete(answers).where(answers.c.dataset_id == dataset)).rowcount
             conn.execute(delete(datasets).where(datasets.c.id == dataset))
         self._dataset_ids.pop(name, None)
         return int(removed or 0)
+
+    # forecasts ------------------------------------------------------------------------------
+    @guarded
+    def save_forecast(
+        self, dataset: str, answers: int, remaining: int, low: int, high: int
+    ) -> None:
+        """Keep the latest forecast of answers still needed for `dataset` (one row each)."""
+        dataset_id = self.require_dataset(dataset)
+        row: dict[str, float] = {"answers": answers, "remaining": remaining, "low": low}
+        row.update(high=high, updated=time.time())
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        stmt = upsert(forecasts).values(dataset_id=dataset_id, **row)
+        stmt = stmt.on_conflict_do_update(index_elements=["dataset_id"], set_=row)
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    @guarded
+    def forecast(self, dataset: str) -> dict[str, Any] | None:
+        """The latest forecast saved for `dataset`, or None."""
+        dataset_id = self.require_dataset(dataset)
+        columns = [forecasts.c[k] for k in ("answers", "remaining", "low", "high", "updated")]
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(*columns).where(forecasts.c.dataset_id == dataset_id)
+            ).first()
+        return dict(found._mapping) if found is not None else None
 
     # answers --------------------------------------------------------------------------------
     @guarded
@@ -214,6 +245,15 @@ class Database:
         if by == "input":
             self.ensure_input_index()
         return self.driver.answered(dataset_ids, wanted, by, session)
+
+    def hashes_in(self, dataset_ids: list[int], by: str = "task") -> Iterator[int]:
+        """Every distinct hash (by "task" or "input") answered in the datasets."""
+        if not dataset_ids:
+            return
+        column = answers.c.task_hash if by == "task" else answers.c.input_hash
+        stmt = select(column).distinct().where(answers.c.dataset_id.in_(dataset_ids))
+        with self.engine.connect() as conn:
+            yield from conn.execute(stmt).scalars()
 
     @guarded
     def counts(self, dataset: str) -> dict[str, dict[str, int]]:

@@ -111,12 +111,26 @@ def _id_type(conn: Connection) -> str:
     return "INTEGER NOT NULL PRIMARY KEY"
 
 
+def _v6_forecasts(conn: Connection) -> None:
+    """Version 6: the latest forecast of answers still needed, per dataset, for `rr stats`."""
+    conn.execute(
+        text(
+            "CREATE TABLE IF NOT EXISTS forecasts ("
+            f"dataset_id {_ref_type(conn)} NOT NULL PRIMARY KEY "
+            "REFERENCES datasets (id) ON DELETE CASCADE, "
+            "answers INTEGER NOT NULL, remaining INTEGER NOT NULL, low INTEGER NOT NULL, "
+            "high INTEGER NOT NULL, updated FLOAT NOT NULL)"
+        )
+    )
+
+
 # version -> the step that brings a database from version - 1 to it. Version 1 is the first schema.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_claim_indexes,
     3: _v3_answer_keys,
     4: _v4_no_claim_indexes,
     5: _v5_route_tasks,
+    6: _v6_forecasts,
 }
 
 

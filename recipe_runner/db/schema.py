@@ -27,7 +27,7 @@ from sqlalchemy import (
 from ..errors import DatasetError
 from .encoding import dump_json
 
-SCHEMA_VERSION = 5  # migrations.py brings older databases up to it
+SCHEMA_VERSION = 6  # migrations.py brings older databases up to it
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
 ANSWERS = ("accept", "reject", "ignore")
 
@@ -92,6 +92,17 @@ route_tasks = Table(
     UniqueConstraint("dataset_id", "task_key", name="uq_route_task"),
 )
 Index("ix_route_tasks_open", route_tasks.c.dataset_id, route_tasks.c.complete, route_tasks.c.id)
+# The latest forecast of a model-in-the-loop run, per dataset: what `rr stats` shows.
+forecasts = Table(
+    "forecasts",
+    metadata,
+    Column("dataset_id", Id, ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    Column("answers", Integer, nullable=False),  # answers learned from when it was made
+    Column("remaining", Integer, nullable=False),
+    Column("low", Integer, nullable=False),
+    Column("high", Integer, nullable=False),
+    Column("updated", Float, nullable=False),
+)
 schema_info = Table(
     "rr_schema",
     metadata,

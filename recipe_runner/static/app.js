@@ -56,7 +56,7 @@ function fetchMore(fresh = false) {
       }
       // An empty batch (or one of nothing new) means the stream is done for this session.
       if (added === 0) state.exhausted = true;
-      if (!state.answeredOnce) showProgress(reply.progress);
+      if (!state.answeredOnce) showProgress(reply.progress, reply.forecast);
       api.sessionId = reply.session;
     })
     .catch((err) => {
@@ -318,7 +318,7 @@ function saved(batch, reply) {
   } else if (state.current === null) {
     render();
   }
-  showProgress(reply.progress);
+  showProgress(reply.progress, reply.forecast);
   if (state.config.show_stats) showStats(reply.stats);
   trimHistory();
 }

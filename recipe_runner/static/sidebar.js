@@ -10,8 +10,17 @@ export function showRunInfo(project, session) {
   document.getElementById("info-session").textContent = session;
 }
 
-// progress: 0..1, or null when unknown (shown as ∞).
-export function showProgress(progress) {
+// progress: 0..1, or null when unknown (shown as ∞); forecast: answers still needed with their
+// likely range ({remaining, low, high}), from a model in the loop, or null.
+export function showProgress(progress, forecast) {
+  const said = document.getElementById("progress-forecast");
+  said.hidden = !forecast;
+  if (forecast) {
+    const range = forecast.low === forecast.high ? "" : ` (${forecast.low}–${forecast.high})`;
+    said.textContent = forecast.remaining === 0 && forecast.high === 0
+      ? "the model has stopped learning"
+      : `about ${forecast.remaining} more answers${range}`;
+  }
   const bar = document.getElementById("progress-bar");
   const fill = document.getElementById("progress-fill");
   const text = document.getElementById("progress-text");
