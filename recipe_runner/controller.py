@@ -424,10 +424,14 @@ class Controller:
         return self._shared.exhausted
 
     # taking answers -------------------------------------------------------------------------
-    def receive_answers(self, session: str, answers: list[Any]) -> AnswerResult:
+    def receive_answers(
+        self, session: str, answers: list[Any], *, served: bool = False
+    ) -> AnswerResult:
         """Check, validate, `update`, `before_db`, save (committed before this returns), count.
         Each answer is judged on its own: the good ones are saved, and each refused one (its
-        shape, or `validate_answer`) is listed in `refused` with its reason."""
+        shape, or `validate_answer`) is listed in `refused` with its reason. `served` says the
+        answers are this controller's own served tasks with only their verdict set (a headless
+        policy): their shape was checked when they were served, so only the verdict is."""
         with self._lock:
             self.start()
             now = int(time.time())
@@ -438,7 +442,7 @@ class Controller:
             validate = self.components.validate_answer
             for index, received in enumerate(answers):
                 try:
-                    answer = self._check_answer(session, received, now)
+                    answer = self._check_answer(session, received, now, served)
                 except AnswerError as err:
                     invalid.append(_refusal(index, received, str(err)))
                     refused.append(invalid[-1])
@@ -510,9 +514,10 @@ class Controller:
                 self.dataset, self._losses[-1][0], forecast.remaining, forecast.low, forecast.high
             )
 
-    def _check_answer(self, session: str, answer: Any, now: int) -> Task:
-        """A copy of the answer, checked by the rules of a task (task_shape), with its hashes,
-        session, view and time (`now` unless it has one); AnswerError says what is wrong."""
+    def _check_answer(self, session: str, answer: Any, now: int, served: bool = False) -> Task:
+        """A copy of the answer, checked by the rules of a task (task_shape) unless `served`,
+        with its hashes, session, view and time (`now` unless it has one); AnswerError says
+        what is wrong."""
         if type(answer) is not dict:
             raise AnswerError(f"Each answer must be a task object, not {type(answer).__name__}.")
         verdict = answer.get("answer")
@@ -520,13 +525,16 @@ class Controller:
             raise AnswerError(
                 f"An answer's 'answer' must be accept, reject or ignore, not {verdict!r}."
             )
-        needed = missing_input(answer, self._needs)
-        if needed is not None:
-            keys = " or ".join(f"'{k}'" for k in needed)
-            raise AnswerError(f"An answer has no {keys}, which the '{self.view_id}' view needs.")
-        problem = task_problem(answer)
-        if problem:
-            raise AnswerError(f"An answer is refused: {problem}.")
+        if not served:
+            needed = missing_input(answer, self._needs)
+            if needed is not None:
+                keys = " or ".join(f"'{k}'" for k in needed)
+                raise AnswerError(
+                    f"An answer has no {keys}, which the '{self.view_id}' view needs."
+                )
+            problem = task_problem(answer)
+            if problem:
+                raise AnswerError(f"An answer is refused: {problem}.")
         answer = {**answer, "_session_id": session}
         if type(answer.get(INPUT_HASH)) is not int or type(answer.get(TASK_HASH)) is not int:
             set_hashes(answer)

@@ -77,6 +77,16 @@ def task_hash(task: dict[str, Any], in_hash: int, keys: Iterable[str] = TASK_KEY
     return _digest(f"[{int.__repr__(in_hash)},{_encode_fields(fields)}]")
 
 
+def plain_hashes(task: dict[str, Any]) -> tuple[int, int] | None:
+    """(input hash, task hash) of the common task, {"text": ...} without hashes nor task
+    keys, as `input_hash` and `task_hash` give them, in one step; None for any other task."""
+    text = task.get("text")
+    if type(text) is not str or not task.keys().isdisjoint(_NOT_PLAIN):
+        return None
+    text_hash = _text_only_hash(text)
+    return text_hash, _no_task_keys_hash(text_hash)
+
+
 def set_hashes(
     task: dict[str, Any],
     input_keys: Iterable[str] = INPUT_KEYS,
@@ -92,17 +102,11 @@ def set_hashes(
         skip = set(ignore)
         input_keys = tuple(k for k in input_keys if k not in skip)
         task_keys = tuple(k for k in task_keys if k not in skip)
-    elif (
-        input_keys is INPUT_KEYS
-        and task_keys is TASK_KEYS
-        and task.keys().isdisjoint(_NOT_PLAIN)
-        and type(task.get("text")) is str
-    ):
-        # The common task, {"text": ...} without hashes: both hashes as `input_hash` and
-        # `task_hash` give them, in one step.
-        text_hash = task[INPUT_HASH] = _text_only_hash(task["text"])
-        task[TASK_HASH] = _no_task_keys_hash(text_hash)
-        return task
+    elif input_keys is INPUT_KEYS and task_keys is TASK_KEYS:
+        plain = plain_hashes(task)
+        if plain is not None:
+            task[INPUT_HASH], task[TASK_HASH] = plain
+            return task
     in_hash = task.get(INPUT_HASH)
     if overwrite or not isinstance(in_hash, int):
         in_hash = task[INPUT_HASH] = input_hash(task, input_keys)

@@ -130,6 +130,7 @@ def _drive(
     summary = HeadlessSummary(controller.recipe, controller.dataset, session)
     counts = dict.fromkeys(("accept", "reject", "ignore"), 0)
     started = time.monotonic()
+    only_verdict = getattr(policy, "only_verdict", False) is True
     first = controller.progress(session)
     # As tqdm users read it: "6400/20000 [00:07<00:15, 889 answers/s]". The count is what
     # progress counts (a resumed run's earlier answers too), the total is where progress says
@@ -154,8 +155,20 @@ def _drive(
                 # The keys the page's view would add (a text_input's field, a choice's
                 # `accept`), so that a policy's answers store what an annotator's would.
                 view, config = controller.view_id, controller.config.values
-                answered = [policy(prefill(task, view, config)) for task in tasks]
-                result = controller.receive_answers(session, answered)
+                if only_verdict:
+                    # A fixed verdict changes nothing else of the served (checked) task, and
+                    # prefill's values pass the checks; a key prefill adds is checked anyway.
+                    served = True
+                    answered = []
+                    for task in tasks:
+                        size = len(task)
+                        prefill(task, view, config)
+                        served = served and len(task) == size
+                        answered.append(policy(task))
+                else:
+                    served = False
+                    answered = [policy(prefill(task, view, config)) for task in tasks]
+                result = controller.receive_answers(session, answered, served=served)
                 if result.invalid:
                     # The policy's answers, not the annotator's: a bug to fix, not to count.
                     raise AnswerError(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SourceError
+from .hashing import INPUT_HASH, TASK_HASH, input_hash, plain_hashes, task_hash
 from .jsonio import loads as json_loads
 from .task_shape import task_problem
 
@@ -223,8 +224,10 @@ class KeyCounter:
 def task_key(task: Task, by: str) -> int:
     """The hash a run deduplicates `task` by ("input" or "task"), without changing the task:
     the one it carries, or the one `set_hashes` would give it."""
-    from .hashing import INPUT_HASH, TASK_HASH, input_hash, task_hash
-
+    if by == "task":
+        plain = plain_hashes(task)
+        if plain is not None:
+            return plain[1]
     found = task.get(INPUT_HASH)
     in_hash = found if type(found) is int else input_hash(task)
     if by == "input":

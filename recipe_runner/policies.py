@@ -23,6 +23,7 @@ def fixed(verdict: str) -> Policy:
         return task
 
     answer.__name__ = verdict
+    answer.only_verdict = True  # type: ignore[attr-defined]  # see headless._drive
     return answer
 
 

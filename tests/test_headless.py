@@ -21,6 +21,7 @@ from recipe_runner import recipe, run_headless
 from recipe_runner.cli import app
 from recipe_runner.config import load_config
 from recipe_runner.db import connect
+from recipe_runner.errors import AnswerError
 
 from .conftest import DATA, NEWS
 from .rr_testing import rr_main
@@ -158,6 +159,35 @@ def test_bad_policies_are_one_line_errors(
         assert "Traceback" not in result.err
     # the policy that failed at its first task saved nothing
     assert answers("news") == []
+
+
+def test_a_policy_that_changes_a_task_is_still_checked(tmp_path: Path) -> None:
+    # Built-in verdicts skip the shape check of the (already checked) task; others don't.
+    policy = tmp_path / "policy.py"
+    policy.write_text(
+        "def far_span(task):\n"
+        "    task['spans'] = [{'start': 0, 'end': 10_000}]\n"
+        "    return 'accept'\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(AnswerError, match="outside the text"):
+        run_headless("mark", "news", str(NEWS), answer=f"{policy}:far_span", show_progress=False)
+    assert answers("news") == []
+
+
+def test_a_key_prefill_adds_is_checked_with_a_built_in_verdict() -> None:
+    @recipe("inline.field")
+    def inline(dataset: str) -> dict[str, Any]:
+        return {
+            "dataset": dataset,
+            # The task names its own field: prefill's "" is no object for 'meta'.
+            "stream": [{"text": "one", "field_id": "meta"}],
+            "view_id": "text_input",
+        }
+
+    with pytest.raises(AnswerError, match="'meta' must be an object"):
+        run_headless(inline, "inline", answer="accept", show_progress=False)
+    assert answers("inline") == []
 
 
 def test_run_headless_with_a_recipe_function(tmp_path: Path) -> None:
