@@ -210,7 +210,7 @@ def db_in_cli(
         str, typer.Option("--answer", help="Answer for lines that have none.")
     ] = "accept",
 ) -> None:
-    """Import answers from JSONL; missing hashes are set; nothing is saved if a line is bad."""
+    """Import answers from JSONL under rr's own hashes; a bad line imports nothing."""
     from .transfer import import_answers
 
     read, added = import_answers(dataset, path, default_answer=answer)
