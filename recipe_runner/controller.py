@@ -40,6 +40,11 @@ MAX_SKIPS_TOLD = 20  # tasks skipped for their shape are told one by one up to t
 # request at most (a session the router passes over must not read an endless stream).
 POOL_SCAN = 50
 MAX_READ_PER_REQUEST = 500
+# Tasks read from the stream per claim at most. A session far behind others (a web server behind
+# fast headless workers sharing claims) finds most of what it reads answered or held: it reads
+# further ahead each round that wins little, up to this many, so that passing N such tasks costs
+# some N / READ_AHEAD round trips to the store rather than N / batch_size.
+READ_AHEAD = 1000
 
 
 def empty_counts() -> Counts:
@@ -235,13 +240,22 @@ class Controller:
                 )
                 out.extend(self._unanswered(scope, expired))
             pulled: list[Task] = []  # read from the stream by this call and not claimed yet
+            ahead = 0  # tasks to read in the next round, when more than those wanted
             try:
                 while len(out) < self.batch_size:
-                    won = self._claim_new(session, self.batch_size - len(out), pulled)
-                    if won is None:
+                    wanted = self.batch_size - len(out)
+                    claimed = self._claim_new(session, wanted, max(ahead, wanted), pulled)
+                    if claimed is None:
                         break
+                    won, found = claimed
                     pulled.clear()
                     out.extend(won)
+                    if found:
+                        # The chunk had free tasks enough (those lost went to a race): read
+                        # just what is wanted, as the other processes do at that front.
+                        ahead = 0
+                    elif 2 * len(won) < wanted:
+                        ahead = min(READ_AHEAD, 4 * max(ahead, wanted))
             except Exception:
                 # The database failed: what was read and not claimed goes back to the stream,
                 # so that the next request serves it rather than skipping it.
@@ -328,20 +342,31 @@ class Controller:
             return tasks
         return self.claims.unanswered(scope, tasks, self._answered_in(scope))
 
-    def _claim_new(self, session: str, wanted: int, pulled: list[Task]) -> list[Task] | None:
-        """Claim for `session` up to `wanted` tasks of the stream that nobody has answered;
-        None at the end of the stream. Every task read from the stream is added to `pulled`."""
-        raw = self._pull(session, wanted)
+    def _claim_new(
+        self, session: str, wanted: int, ahead: int, pulled: list[Task]
+    ) -> tuple[list[Task], bool] | None:
+        """Claim for `session` up to `wanted` tasks of the stream that nobody has answered,
+        looking at up to `ahead` tasks: those claimed, and whether the tasks read held free
+        ones enough (some after them were not looked at); None at the end of the stream.
+        Every task read is added to `pulled`; those not looked at go back to the stream."""
+        raw = self._pull(session, ahead)
         if not raw:
             return None
         pulled.extend(raw)
         unique: dict[int, Task] = {}
         for task in raw:
             unique.setdefault(self._key(task), task)
+        tasks = list(unique.values())
         scope = self._scope(session)
-        return self.claims.claim_unanswered(
-            scope, session, list(unique.values()), self.claim_timeout, self._answered_in(scope)
+        won, looked = self.claims.claim_first(
+            scope, session, tasks, self.claim_timeout, self._answered_in(scope), wanted
         )
+        if looked < len(tasks):
+            # The rest of the chunk, from the first task not looked at, is read again next.
+            first = self._key(tasks[looked])
+            cut = next(i for i, task in enumerate(raw) if self._key(task) == first)
+            self._give_back(session, raw[cut:])
+        return won, looked < len(tasks)
 
     def _answered_in(self, scope: str) -> list[AnsweredIn]:
         """Where a task of `scope` counts as answered: in this dataset or one named in

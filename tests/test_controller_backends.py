@@ -250,3 +250,55 @@ def test_two_processes_on_one_database_answer_each_task_once(opened: Opened) -> 
     rows = stored(opened.db())
     assert len(rows) == 200 and len({text for _, text in rows}) == 200
     assert [c.progress().progress for c in controllers] == [1.0, 1.0]
+
+
+class CountedDriver:
+    """The database's own driver, with each call (one round trip to the store) counted."""
+
+    def __init__(self, driver: Any) -> None:
+        self.driver = driver
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.driver, name)
+        if not callable(found) or name == "close":
+            return found
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return found(*args, **kwargs)
+
+        return counted
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_session_far_behind_others_passes_their_tasks_in_few_round_trips(
+    opened: Opened, shared: bool
+) -> None:
+    # Other processes (fast headless workers) answered the first 3,000 tasks and hold 500 more.
+    stream = texts(3_520)
+    other = opened.db()
+    other.save_answers(
+        "ds",
+        [set_hashes({**t, "answer": "accept", "_session_id": "ds-worker"}) for t in stream[:3_000]],
+    )
+    DatabaseClaims(other, "ds").claim(
+        "", "ds-worker", [set_hashes(dict(t)) for t in stream[3_000:3_500]], 3600
+    )
+    db = opened.db()
+    ctrl = opened.controller(stream, shared=shared, batch_size=10, db=db)
+    ctrl.start()
+    counted = CountedDriver(db.driver)
+    db.driver = counted
+    first = [t["text"] for t in ctrl.get_questions("ds-web")]
+    # Without shared claims this process does not see the workers' claims: it serves those
+    # tasks (each stays answered once, by the database's unique key, whoever saves first).
+    start = 3_500 if shared else 3_000
+    assert first == [t["text"] for t in stream[start : start + 10]]
+    # Read in chunks growing to controller.READ_AHEAD, not a batch of 10 at a time (350 rounds).
+    assert counted.calls <= 16, counted.calls
+    # Only the tasks served are claimed: those read ahead and not served are served next.
+    assert ctrl.claims.count("", "ds-web") == 10
+    answer_all(ctrl, "ds-web", ctrl.get_questions("ds-web", fresh=True))
+    second = [t["text"] for t in ctrl.get_questions("ds-web")]
+    assert second == [t["text"] for t in stream[start + 10 : start + 20]]

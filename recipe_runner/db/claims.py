@@ -43,6 +43,20 @@ class ClaimStore(Protocol):
         """Claim for `session` those of `tasks` (distinct keys) that nobody else holds and
         that have no answer in `answered`; the tasks claimed, in their order."""
 
+    def claim_first(
+        self,
+        scope: str,
+        session: str,
+        tasks: list[Task],
+        timeout: float,
+        answered: Sequence[AnsweredIn],
+        limit: int,
+    ) -> tuple[list[Task], int]:
+        """Claim for `session` up to `limit` of `tasks` (distinct keys, in the stream's order)
+        that nobody holds and that have no answer in `answered`: (the tasks claimed, how many
+        of `tasks` were looked at). Those after them are neither claimed nor skipped: the
+        caller puts them back into the stream."""
+
     def unanswered(
         self, scope: str, tasks: list[Task], answered: Sequence[AnsweredIn]
     ) -> list[Task]:
@@ -158,6 +172,38 @@ class MemoryClaims(_AskAnswers):
             self._served.update((scope, k) for k in keys)
         return self.claim(scope, session, [t for t in tasks if t[self.key] not in done], timeout)
 
+    def claim_first(
+        self,
+        scope: str,
+        session: str,
+        tasks: list[Task],
+        timeout: float,
+        answered: Sequence[AnsweredIn],
+        limit: int,
+    ) -> tuple[list[Task], int]:
+        if len(tasks) <= limit:
+            return self.claim_unanswered(scope, session, tasks, timeout, answered), len(tasks)
+        # A chunk read ahead (most of the stream here is answered or held elsewhere): one
+        # look-up for the whole chunk, then a claim of no more than `limit`, since a claim
+        # holds its task for `claim_timeout` and none is made for a task not served.
+        taken = self.taken(scope, [t[self.key] for t in tasks], answered)
+        picked: list[Task] = []
+        looked = len(tasks)
+        for index, task in enumerate(tasks):
+            if task[self.key] not in taken:
+                picked.append(task)
+                if len(picked) == limit:
+                    looked = index + 1
+                    break
+        return self.claim_unanswered(scope, session, picked, timeout, answered), looked
+
+    def taken(self, scope: str, keys: list[int], answered: Sequence[AnsweredIn]) -> set[int]:
+        """Keys not to claim: answered in `answered` (or, without a database, served).
+        Claims held in this process are left to `claim`, which takes over expired ones."""
+        if self.db is not None:
+            return self.answered(keys, answered)
+        return {k for k in keys if (scope, k) in self._served}
+
     def save(self, answers: list[Task], scope: str, keys: list[int]) -> list[tuple[str, str]]:
         if self.db is None or self.dataset is None:
             new = [(a["_session_id"], a["answer"]) for a in answers]
@@ -257,6 +303,27 @@ class DatabaseClaims(_AskAnswers):
             return tasks
         found = set(won)
         return [t for t in tasks if t[self.key] in found]
+
+    @guarded
+    def claim_first(
+        self,
+        scope: str,
+        session: str,
+        tasks: list[Task],
+        timeout: float,
+        answered: Sequence[AnsweredIn],
+        limit: int,
+    ) -> tuple[list[Task], int]:
+        if len(tasks) <= limit:
+            return self.claim_unanswered(scope, session, tasks, timeout, answered), len(tasks)
+        if self.by == "input" and any(a.dataset_ids for a in answered):
+            self.db.ensure_input_index()
+        keyed = [(t[self.key], claim_json(t)) for t in tasks]
+        won, looked = self.db.driver.claim_first(
+            self.dataset_id, scope, session, keyed, self.by, answered, limit
+        )
+        found = set(won)
+        return [t for t in tasks if t[self.key] in found], looked
 
     def save(self, answers: list[Task], scope: str, keys: list[int]) -> list[tuple[str, str]]:
         assert self.dataset is not None

@@ -43,6 +43,20 @@ class Driver(Protocol):
         in `answered`, safely against other processes doing the same; the keys claimed, or
         None when all were."""
 
+    def claim_first(
+        self,
+        dataset_id: int,
+        scope: str,
+        session: str,
+        keyed: Sequence[Keyed],
+        by: str,
+        answered: Sequence[AnsweredIn],
+        limit: int,
+    ) -> tuple[list[int], int]:
+        """Claim for `session` up to `limit` of the keys (distinct, in order) that nobody
+        holds and that have no answer in `answered`: (the keys claimed, how many of `keyed`
+        were looked at; those after are neither claimed nor skipped)."""
+
     def release(self, dataset_id: int, scope: str, keys: Sequence[int]) -> None:
         """Forget the claims on these keys."""
 
@@ -61,3 +75,14 @@ def answered_anywhere(
         if where.dataset_ids and keys:
             done |= driver.answered(where.dataset_ids, keys, by, where.session)
     return done
+
+
+def first_free(keyed: Sequence[Keyed], taken: set[int], limit: int) -> tuple[list[Keyed], int]:
+    """The first `limit` of `keyed` not in `taken`, and how many of `keyed` that looked at."""
+    picked: list[Keyed] = []
+    for index, row in enumerate(keyed):
+        if row[0] not in taken:
+            picked.append(row)
+            if len(picked) == limit:
+                return picked, index + 1
+    return picked, len(keyed)

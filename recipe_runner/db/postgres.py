@@ -60,6 +60,37 @@ def _claim_new_sql(column: str, answered: Sequence[AnsweredIn]) -> str:
     )
 
 
+def _claim_first_sql(column: str, answered: Sequence[AnsweredIn]) -> str:
+    """The parameters, in order: keys, contents, dataset id, scope, keys; the ids, keys (and
+    session) of each `answered` with dataset ids; the limit, dataset id, scope, session, time.
+    Rows: the keys claimed, then (NULL, the place of the last task picked, how many were).
+
+    Each look-up is one index scan for all the keys, matched through a hash (NOT IN a
+    subquery): a correlated NOT EXISTS, planned before the table has statistics (a dataset
+    filling up), scanned every answer of the dataset once per key."""
+    unanswered = [
+        f" AND v.key NOT IN (SELECT a.{column} FROM answers AS a WHERE a.dataset_id = ANY(%b) "
+        f"AND a.{column} IN (SELECT unnest(%b::bigint[]))"
+        + ("" if where.session is None else " AND a.session_id = %s")
+        + ")"
+        for where in answered
+        if where.dataset_ids
+    ]
+    return (
+        "WITH picked AS (SELECT v.key, v.content, v.ord "
+        "FROM unnest(%b::bigint[], %b::text[]) WITH ORDINALITY AS v(key, content, ord) "
+        "WHERE v.key NOT IN (SELECT c.task_hash FROM claims AS c WHERE c.dataset_id = %s "
+        f"AND c.scope = %s AND c.task_hash IN (SELECT unnest(%b::bigint[]))){''.join(unanswered)} "
+        "ORDER BY v.ord LIMIT %s), "
+        "won AS (INSERT INTO claims "
+        "(dataset_id, scope, task_hash, session_id, claimed_at, content) "
+        "SELECT %s, %s, key, %s, %s, content FROM picked ORDER BY ord "
+        "ON CONFLICT DO NOTHING RETURNING task_hash) "
+        "SELECT task_hash, NULL::bigint, NULL::bigint FROM won "
+        "UNION ALL SELECT NULL, max(ord), count(*) FROM picked"
+    )
+
+
 def postgres_engine(url: str, timeout: float) -> Engine:
     """An engine whose connections give up on a server that does not answer, or on a lock held
     by another transaction, after `timeout` seconds."""
@@ -216,3 +247,56 @@ class FastPostgres:
         if len(won) == len(keys):
             return None
         return [key for key in keys if key in won]
+
+    def claim_first(
+        self,
+        dataset_id: int,
+        scope: str,
+        session: str,
+        keyed: Sequence[Keyed],
+        by: str,
+        answered: Sequence[AnsweredIn],
+        limit: int,
+    ) -> tuple[list[int], int]:
+        """One statement picks and claims, so that the tasks it finds free are not taken by
+        another process while a second round trip is on its way (a server behind fast
+        workers would otherwise lose every task at their front); the look-up for answers
+        committed meanwhile goes in the same pipeline, as in `claim_new`."""
+        column = "task_hash" if by == "task" else "input_hash"
+        keys = [key for key, _ in keyed]
+        params: list[Any] = [keys, [content for _, content in keyed], dataset_id, scope, keys]
+        for where in answered:
+            if where.dataset_ids:
+                params += [list(where.dataset_ids), keys]
+                if where.session is not None:
+                    params.append(where.session)
+        params += [limit, dataset_id, scope, session, time.time()]
+        checks = [where for where in answered if where.dataset_ids]
+        with self._lock:
+            try:
+                conn = self._connection()
+                cursors = [conn.cursor() for _ in range(len(checks) + 1)]
+                with conn.pipeline():
+                    cursors[0].execute(_claim_first_sql(column, answered), params)
+                    for cursor, where in zip(cursors[1:], checks, strict=True):
+                        check: list[Any] = [list(where.dataset_ids), keys]
+                        if where.session is not None:
+                            check.append(where.session)
+                        cursor.execute(_answered_sql(column, where.session is not None), check)
+                rows = cursors[0].fetchall()
+                late: set[int] = set()
+                for cursor in cursors[1:]:
+                    late |= {row[0] for row in cursor.fetchall()}
+                for cursor in cursors:
+                    cursor.close()
+            except Exception:
+                self._drop_connection()
+                raise
+        won = {row[0] for row in rows if row[0] is not None}
+        last, picked = next((row[1], row[2]) for row in rows if row[0] is None)
+        late &= won
+        if late:  # rare: answered by another process while this claim was made
+            self.release(dataset_id, scope, sorted(late))
+            won -= late
+        looked = int(last) if picked == limit else len(keys)
+        return [key for key in keys if key in won], looked
