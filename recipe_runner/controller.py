@@ -105,6 +105,9 @@ class Controller:
             self._source = self.stream.root
             self._source.count_by = "input" if self.exclude_by == "input" else "task"
         self._done_before = 0  # tasks of the source answered before this run
+        # Set when no task of the source can be answered but by this run (see
+        # _count_done_before): the store's mark of others' writes at that moment.
+        self._fresh_since: int | None = None
         target = config["total_examples_target"]
         self.total: int | None = target if target is not None else stream_length(self.stream)
         self._lock = threading.RLock()
@@ -148,6 +151,7 @@ class Controller:
         # Several server processes share claims in the database; one process keeps them.
         # Routed tasks are claimed in the database always: the routing is durable.
         shared = shared_claims or self.routes is not None
+        self._shared_claims = shared
         self.claims: ClaimStore = open_claims(self.db, self.dataset, claim_key, shared)
         self._check_exclude()
         source = self._source
@@ -179,6 +183,7 @@ class Controller:
         import numpy
 
         keys, source.keys = source.keys, None  # counted once; the memory goes back
+        mark = self.db.write_mark()  # taken before the datasets are read
         ids = self._dedup_ids + self._exclude_ids
         chunk: list[int] = []
         found = 0
@@ -189,6 +194,18 @@ class Controller:
                 found += int(numpy.isin(numpy.array(chunk, dtype=numpy.int64), keys).sum())
                 chunk = []
         self._done_before = found
+        # A source read as it is, of distinct tasks none of which is answered: until someone
+        # else writes to the store, a task it serves can be answered by this run alone, once
+        # (a claim keeps it until then), so each batch need not ask the store which are.
+        if (
+            found == 0
+            and mark is not None
+            and source is self.stream
+            and source.counted == len(keys)
+            and self.routes is None
+            and not self._shared_claims
+        ):
+            self._fresh_since = mark
 
     def _skip_done(self, tasks: list[Task]) -> list[Task]:
         """The tasks of a chunk of the source that are not answered yet (by input hash)."""
@@ -358,8 +375,15 @@ class Controller:
             unique.setdefault(self._key(task), task)
         tasks = list(unique.values())
         scope = self._scope(session)
+        answered = self._answered_in(scope)
+        if self._fresh_since is not None:
+            assert self.db is not None
+            if self.db.write_mark() == self._fresh_since:
+                answered = []  # nobody else has written: none of these can be answered
+            else:
+                self._fresh_since = None
         won, looked = self.claims.claim_first(
-            scope, session, tasks, self.claim_timeout, self._answered_in(scope), wanted
+            scope, session, tasks, self.claim_timeout, answered, wanted
         )
         if looked < len(tasks):
             # The rest of the chunk, from the first task not looked at, is read again next.

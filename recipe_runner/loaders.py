@@ -53,6 +53,7 @@ class Stream:
         # for the controller to count what a dataset already holds of this source.
         self.count_by: str | None = None
         self.keys: Any = None
+        self.counted: int | None = None  # tasks counted, duplicates too
         # Set by the controller: called with each chunk of tasks read from the source, returns
         # those still to do, before any recipe step (a model) sees them.
         self.skip_done: Callable[[list[Task]], list[Task]] | None = None
@@ -184,6 +185,7 @@ def get_stream(
         else:
             _count_records(path, kind, skip_invalid, stream, keys)
         stream.keys = keys.distinct()
+        stream.counted = keys.count
         return keys.count if stream.keys is None else len(stream.keys)
 
     stream: Stream = Stream(factory, length, name, skip_invalid=skip_invalid)

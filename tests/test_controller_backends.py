@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from recipe_runner.controller import Controller
 from recipe_runner.db import AnsweredIn, Database
 from recipe_runner.db.claims import DatabaseClaims
 from recipe_runner.hashing import set_hashes
+from recipe_runner.loaders import get_stream
 
 Task = dict[str, Any]
 
@@ -258,6 +261,7 @@ class CountedDriver:
     def __init__(self, driver: Any) -> None:
         self.driver = driver
         self.calls = 0
+        self.names: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
         found = getattr(self.driver, name)
@@ -266,6 +270,7 @@ class CountedDriver:
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             self.calls += 1
+            self.names.append(name)
             return found(*args, **kwargs)
 
         return counted
@@ -302,3 +307,45 @@ def test_a_session_far_behind_others_passes_their_tasks_in_few_round_trips(
     answer_all(ctrl, "ds-web", ctrl.get_questions("ds-web", fresh=True))
     second = [t["text"] for t in ctrl.get_questions("ds-web")]
     assert second == [t["text"] for t in stream[start + 10 : start + 20]]
+
+
+def test_a_file_of_new_tasks_still_skips_those_another_process_answers_meanwhile(
+    opened: Opened, tmp_path: Path
+) -> None:
+    # A source of distinct tasks none of which is answered: while nobody else writes, the
+    # batches are served without asking the store which are answered (where it can tell).
+    source = tmp_path / "tasks.jsonl"
+    source.write_text("".join(json.dumps(t) + "\n" for t in texts(40)), encoding="utf-8")
+    db = opened.db()
+    components = Components(recipe="test", stream=get_stream(source), view_id="text", dataset="ds")
+    ctrl = Controller(components, load_config(cli={"batch_size": 10}), db)
+    tells_writes = db.driver.write_mark() is not None  # SQLite can tell; PostgreSQL not
+    counted = CountedDriver(db.driver)
+    db.driver = counted
+    first = ctrl.get_questions("ds-a")
+    answer_all(ctrl, "ds-a", first)
+    asked = counted.calls
+    second = ctrl.get_questions("ds-a")
+    if tells_writes:  # the mark read, and no look-up of answers
+        assert counted.names[asked:] == ["write_mark"]
+    answer_all(ctrl, "ds-a", second)
+    # Another process answers tasks this run has not read yet: the run must notice.
+    other = opened.db()
+    other.save_answers(
+        "ds", [set_hashes({**t, "answer": "reject", "_session_id": "ds-x"}) for t in texts(30)]
+    )
+    rest = drain(ctrl, ["ds-a"])["ds-a"]
+    assert [t["text"] for t in first + second] == [t["text"] for t in texts(20)]
+    assert rest == [t["text"] for t in texts(40)[30:]]
+    assert ctrl.progress("ds-a").progress == 1.0
+
+
+def test_a_file_with_a_task_twice_serves_it_once(opened: Opened, tmp_path: Path) -> None:
+    source = tmp_path / "tasks.jsonl"
+    lines = texts(15) + texts(15)[3:4] + texts(20)[15:]
+    source.write_text("".join(json.dumps(t) + "\n" for t in lines), encoding="utf-8")
+    components = Components(recipe="test", stream=get_stream(source), view_id="text", dataset="ds")
+    ctrl = Controller(components, load_config(cli={"batch_size": 4}), opened.db())
+    served = drain(ctrl, ["ds-a"])["ds-a"]
+    assert served == [t["text"] for t in texts(20)]
+    assert len(stored(opened.db())) == 20

@@ -246,6 +246,11 @@ class Database:
             self.ensure_input_index()
         return self.driver.answered(dataset_ids, wanted, by, session)
 
+    @guarded
+    def write_mark(self) -> int | None:
+        """A mark of what other connections have committed (see driver.Driver.write_mark)."""
+        return self.driver.write_mark()
+
     def hashes_in(self, dataset_ids: list[int], by: str = "task") -> Iterator[int]:
         """Every distinct hash (by "task" or "input") answered in the datasets."""
         if not dataset_ids:

@@ -60,6 +60,10 @@ class Driver(Protocol):
     def release(self, dataset_id: int, scope: str, keys: Sequence[int]) -> None:
         """Forget the claims on these keys."""
 
+    def write_mark(self) -> int | None:
+        """What others have committed, as a mark: two equal marks mean that no other
+        connection committed anything in between; None where the backend can't tell."""
+
     def count_claims(self, dataset_id: int, scope: str, session: str | None) -> int:
         """How many claims are held in the scope (by `session`, when given)."""
 

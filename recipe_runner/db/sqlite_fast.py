@@ -233,6 +233,15 @@ class FastSQLite:
             finally:
                 cursor.close()
 
+    def write_mark(self) -> int | None:
+        # Changes when another connection (of any process) commits; a few microseconds.
+        with self._lock:
+            cursor = self._connection().cursor()
+            try:
+                return int(cursor.execute("PRAGMA data_version").fetchone()[0])
+            finally:
+                cursor.close()
+
     def count_claims(self, dataset_id: int, scope: str, session: str | None) -> int:
         # Asked on every request once the stream is read to its end.
         sql = "SELECT count(*) FROM claims WHERE dataset_id = ? AND scope = ?"
