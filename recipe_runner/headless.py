@@ -146,6 +146,8 @@ def _drive(
         smoothing=0,
         bar_format=BAR if first.progress is not None else COUNTER,
     )
+    next_draw = 0.0
+    shown: ProgressInfo | None = None
     try:
         with _StopFlag() as flag:
             while not flag.stop:
@@ -184,7 +186,12 @@ def _drive(
                     if verdict in counts and task.get(TASK_HASH) not in refused_hashes:
                         counts[verdict] += 1
                 summary.saved += result.saved
-                _advance(bar, result.progress, summary.saved, started)
+                shown = result.progress
+                if time.monotonic() >= next_draw:  # the bar redraws 5 times a second at most
+                    _advance(bar, shown, summary.saved, started)
+                    next_draw = time.monotonic() + 0.1
+            if shown is not None:
+                _advance(bar, shown, summary.saved, started)  # the last state, drawn by close
             summary.interrupted = flag.stop
     except BaseException:
         bar.leave = False  # clear the bar: the error is then the one line on stderr
