@@ -20,7 +20,7 @@ from .hashing import TASK_HASH
 from .policies import resolve_policy
 from .progress import ProgressInfo
 from .runner import Notify, find_recipe, notify_stderr, prepare_run
-from .views import prefill
+from .views import prefill, prefills
 
 
 @dataclass
@@ -131,6 +131,7 @@ def _drive(
     counts = dict.fromkeys(("accept", "reject", "ignore"), 0)
     started = time.monotonic()
     only_verdict = getattr(policy, "only_verdict", False) is True
+    adds = prefills(controller.view_id, controller.config.values)
     first = controller.progress(session)
     # As tqdm users read it: "6400/20000 [00:07<00:15, 889 answers/s]". The count is what
     # progress counts (a resumed run's earlier answers too), the total is where progress says
@@ -157,7 +158,10 @@ def _drive(
                 # The keys the page's view would add (a text_input's field, a choice's
                 # `accept`), so that a policy's answers store what an annotator's would.
                 view, config = controller.view_id, controller.config.values
-                if only_verdict:
+                if only_verdict and not adds:
+                    served = True  # a fixed verdict on the served (checked) task, nothing else
+                    answered = [policy(task) for task in tasks]
+                elif only_verdict:
                     # A fixed verdict changes nothing else of the served (checked) task, and
                     # prefill's values pass the checks; a key prefill adds is checked anyway.
                     served = True

@@ -105,6 +105,14 @@ def missing_input(task: Task, needs: list[tuple[str, ...]]) -> tuple[str, ...] |
     return None
 
 
+PREFILLED = ("choice", "ner_manual", "spans_manual", "text_input")  # views `prefill` adds to
+
+
+def prefills(view_id: str, config: dict[str, Any]) -> bool:
+    """Whether `prefill` can add a key to a task of this view (or of one of its blocks)."""
+    return any(block["view_id"] in PREFILLED for block in _blocks(view_id, config))
+
+
 def prefill(task: Task, view_id: str, config: dict[str, Any]) -> Task:
     """The keys the page's views add to a task before it is answered, added in place where
     missing: a choice view's `accept` list, a span view's `spans` list, a text_input view's
