@@ -13,7 +13,9 @@ order differs (`--order uncertain` against `--order source` over the shuffled so
 
 Usage: python bench/active_learning.py [--seeds 10] [--data sms,github]
 Two processes, then one report: --data sms --dump a.json; --data github --dump b.json;
---load a.json,b.json.
+--load a.json,b.json. With --trace, the dump also keeps what each batch showed (the loss `update`
+returned, how far the update moved the scores of a sample of source texts, held-out loss and
+F1), to study the progress estimate offline.
 """
 
 from __future__ import annotations
