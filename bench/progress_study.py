@@ -63,15 +63,17 @@ def said_95(points: Points, estimate: Estimate) -> int | None:
     return None
 
 
-def ratio_rule(theta: float, skip: int = 10, recent: int = 5) -> Estimate:
-    """95% once the mean of the last `recent` points is below `theta` times the mean of all
-    points after the first `skip` (a model's first batches move it most)."""
+def ratio_rule(theta: float, skip: int = 10, recent: int = 5, since: float = 0.0) -> Estimate:
+    """95% once the mean of the last `recent` points is below `theta` times the mean of the
+    points after the first `skip` (a model's first batches move it most), or of the latest
+    (1 - `since`) of those."""
 
     def estimate(points: Points) -> float | None:
         ys = [y for _, y in points[skip:]]
-        if len(ys) < recent:
+        if len(ys) < recent + 2:
             return None
-        mean = sum(ys) / len(ys)
+        base = ys[int(len(ys) * since) :]
+        mean = sum(base) / len(base)
         if mean <= 0:
             return 1.0
         r = sum(ys[-recent:]) / recent / mean
@@ -90,6 +92,7 @@ def drop_share(curve: Points, share: float) -> int:
 CANDIDATES: list[tuple[str, str, Estimate]] = [
     ("loss `update` returns, the estimate as it is", "loss", estimate_from_losses),
     ("score shift, recent < 0.4 x its mean", "change", ratio_rule(0.4)),
+    ("score shift, recent < 0.6 x its mean since a quarter", "change", ratio_rule(0.6, since=0.25)),
 ]
 
 
