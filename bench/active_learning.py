@@ -401,7 +401,7 @@ def main() -> None:
         for key in filter(None, args.data.split(",")):
             data = DATASETS[key]
             results[key] = {order: [] for order in ORDERS}
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 for order in ORDERS:
                     t0 = time.monotonic()
                     run = run_one(data, order, seed, work)
@@ -426,6 +426,7 @@ def main() -> None:
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--seeds", type=int, default=10)
 parser.add_argument("--data", default="sms,github")
+parser.add_argument("--first-seed", type=int, default=0, help="e.g. other seeds to check a rule on")
 parser.add_argument("--dump", help="write the runs to this JSON file instead of reporting")
 parser.add_argument("--load", help="report runs dumped earlier (comma-separated files)")
 parser.add_argument(
