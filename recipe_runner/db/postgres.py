@@ -11,6 +11,15 @@ release and a COMMIT again, each a round trip to the server and a wake-up of a b
 - rows go as arrays (`unnest`), in binary, so each statement's text is the same whatever the
   batch size and psycopg prepares it once per connection (server-side plans, no parse per
   batch).
+
+A prepared statement's plan is made once, early, when the tables are small and, on a database
+never analyzed, without statistics: then `dataset_id = ANY(ids) AND task_hash = ANY(keys)` was
+planned as a scan of the dataset's rows with the keys as a filter (or a scan of the table),
+kept for the life of the connection while the table grew: the cost of every batch grew with the
+answers stored, and was most of PostgreSQL's CPU. So each statement looks up its keys one at a
+time, in a subquery the planner cannot turn into a join (a LATERAL with LIMIT, an EXISTS with
+OFFSET 0): every look-up is the unique index's full key, whatever the statistics; and sequential
+scans are off on this connection, whose statements all touch a few rows by key.
 """
 
 from __future__ import annotations
@@ -30,14 +39,25 @@ _SAVE = (
     "SELECT * FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], "
     "%b::float8[], %b::text[]) ON CONFLICT DO NOTHING RETURNING session_id, answer"
 )
-_RELEASE = "DELETE FROM claims WHERE dataset_id = %s AND scope = %s AND task_hash = ANY(%b)"
+# The rows to delete are found key by key; deleted by id, which a concurrent take-over of the
+# claim (an UPDATE) keeps, so that the claim is released still.
+_RELEASE = (
+    "DELETE FROM claims WHERE id = ANY(ARRAY(SELECT (SELECT c.id FROM claims AS c "
+    "WHERE c.dataset_id = %s AND c.scope = %s AND c.task_hash = k.key) "
+    "FROM unnest(%b::bigint[]) AS k(key)))"
+)
 _SAVE_AND_RELEASE = f"WITH released AS ({_RELEASE}) {_SAVE}"
 _COUNT = "SELECT count(*) FROM claims WHERE dataset_id = %s AND scope = %s"
 
 
 def _answered_sql(column: str, session: bool) -> str:
-    sql = f"SELECT {column} FROM answers WHERE dataset_id = ANY(%b) AND {column} = ANY(%b)"
-    return sql + (" AND session_id = %s" if session else "")
+    """The parameters, in order: keys, dataset ids (, session)."""
+    return (
+        "SELECT k.key FROM unnest(%b::bigint[]) AS k(key) CROSS JOIN LATERAL (SELECT FROM "
+        f"answers AS a WHERE a.dataset_id = ANY(%b) AND a.{column} = k.key"
+        + (" AND a.session_id = %s" if session else "")
+        + " LIMIT 1) AS found"
+    )
 
 
 def _claim_new_sql(column: str, answered: Sequence[AnsweredIn]) -> str:
@@ -47,7 +67,7 @@ def _claim_new_sql(column: str, answered: Sequence[AnsweredIn]) -> str:
         "NOT EXISTS (SELECT 1 FROM answers AS a WHERE a.dataset_id = ANY(%b) "
         f"AND a.{column} = v.key"
         + ("" if where.session is None else " AND a.session_id = %s")
-        + ")"
+        + " OFFSET 0)"  # not flattened into a join: one index look-up per key
         for where in answered
         if where.dataset_ids
     ]
@@ -98,6 +118,13 @@ class FastPostgres:
             # integer as int8, so that each statement keeps one set of parameter types and is
             # prepared once.
             driver.adapters.register_dumper(int, Int8BinaryDumper)
+            # Each statement here reads a few rows by key: a plan that scans a table is a plan
+            # made without statistics (see the module's text), never the right one.
+            driver.execute("SET enable_seqscan = off")
+            # The plans no longer depend on the arrays' lengths: made once, not at every call
+            # (left to choose, PostgreSQL kept planning the claim at each batch, as a plan for
+            # arrays of unknown length is costed higher than one for the batch at hand).
+            driver.execute("SET plan_cache_mode = force_generic_plan")
             self._conn = proxy
         return self._conn.driver_connection
 
@@ -132,7 +159,7 @@ class FastPostgres:
         self, dataset_ids: Sequence[int], hashes: Sequence[int], by: str, session: str | None
     ) -> set[int]:
         column = "task_hash" if by == "task" else "input_hash"
-        params: list[Any] = [list(dataset_ids), list(hashes)]
+        params: list[Any] = [list(hashes), list(dataset_ids)]
         if session is not None:
             params.append(session)
         return {row[0] for row in self._run(_answered_sql(column, session is not None), params)}
@@ -196,7 +223,7 @@ class FastPostgres:
                 with conn.pipeline():
                     cursors[0].execute(claim, params)
                     for cursor, (sql, where) in zip(cursors[1:], checks, strict=True):
-                        check: list[Any] = [list(where.dataset_ids), keys]
+                        check: list[Any] = [keys, list(where.dataset_ids)]
                         if where.session is not None:
                             check.append(where.session)
                         cursor.execute(sql, check)
