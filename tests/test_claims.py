@@ -350,3 +350,21 @@ def test_every_batch_statement_looks_its_rows_up_by_key_on_postgres(pg_url: str)
                 assert "task_hash = " in cond or "id = ANY" in cond, (name, cond)
     finally:
         db.close()
+
+
+@pytest.mark.postgres
+def test_only_the_claim_skips_waiting_for_the_disk_on_postgres(pg_url: str) -> None:
+    # A claim's commit may skip the flush of the log; the answers saved next on the same
+    # connection must not: the setting lasts the claim's transaction only.
+    from recipe_runner.db import AnsweredIn
+
+    db = Database(pg_url)
+    try:
+        store = DatabaseClaims(db, "ds")
+        (task,) = tasks(1)
+        where = [AnsweredIn((store.dataset_id,))]
+        assert store.claim_unanswered("", "ds-x", [task], 60, where) == [task]
+        conn = db.driver._connection()  # type: ignore[attr-defined]
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
+    finally:
+        db.close()

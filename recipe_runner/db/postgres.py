@@ -47,6 +47,13 @@ _RELEASE = (
     "FROM unnest(%b::bigint[]) AS k(key)))"
 )
 _SAVE_AND_RELEASE = f"WITH released AS ({_RELEASE}) {_SAVE}"
+# A claim's commit does not wait for the disk (the statements of a pipeline are one transaction,
+# which this setting lasts). A claim lost in a crash of PostgreSQL itself (the last 0.6 s at
+# most: its WAL writer flushes every 0.2 s, and every save flushes all before it) lets its task
+# be served once more, as after a claim expires; an answer's commit still waits for the disk.
+# One flush per batch instead of two: on a disk that syncs in 5 ms, and with the flushes of all
+# the servers in one queue, that wait was most of a request's time.
+_CLAIM_WITHOUT_FLUSH = "SELECT set_config('synchronous_commit', 'off', true)"
 _COUNT = "SELECT count(*) FROM claims WHERE dataset_id = %s AND scope = %s"
 
 
@@ -221,6 +228,7 @@ class FastPostgres:
                 conn = self._connection()
                 cursors = [conn.cursor() for _ in range(len(checks) + 1)]
                 with conn.pipeline():
+                    conn.execute(_CLAIM_WITHOUT_FLUSH)
                     cursors[0].execute(claim, params)
                     for cursor, (sql, where) in zip(cursors[1:], checks, strict=True):
                         check: list[Any] = [keys, list(where.dataset_ids)]
