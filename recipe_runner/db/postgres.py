@@ -58,10 +58,11 @@ _COUNT = "SELECT count(*) FROM claims WHERE dataset_id = %s AND scope = %s"
 
 
 def _answered_sql(column: str, session: bool) -> str:
-    """The parameters, in order: keys, dataset ids (, session)."""
+    """The parameters, in order: dataset ids, keys (, session)."""
     return (
-        "SELECT k.key FROM unnest(%b::bigint[]) AS k(key) CROSS JOIN LATERAL (SELECT FROM "
-        f"answers AS a WHERE a.dataset_id = ANY(%b) AND a.{column} = k.key"
+        "SELECT k.key FROM (SELECT %b::bigint[] AS ids) AS d, unnest(%b::bigint[]) AS k(key) "
+        f"CROSS JOIN LATERAL (SELECT FROM answers AS a WHERE a.dataset_id = ANY(d.ids) "
+        f"AND a.{column} = k.key"
         + (" AND a.session_id = %s" if session else "")
         + " LIMIT 1) AS found"
     )
@@ -166,7 +167,7 @@ class FastPostgres:
         self, dataset_ids: Sequence[int], hashes: Sequence[int], by: str, session: str | None
     ) -> set[int]:
         column = "task_hash" if by == "task" else "input_hash"
-        params: list[Any] = [list(hashes), list(dataset_ids)]
+        params: list[Any] = [list(dataset_ids), list(hashes)]
         if session is not None:
             params.append(session)
         return {row[0] for row in self._run(_answered_sql(column, session is not None), params)}
@@ -231,7 +232,7 @@ class FastPostgres:
                     conn.execute(_CLAIM_WITHOUT_FLUSH)
                     cursors[0].execute(claim, params)
                     for cursor, (sql, where) in zip(cursors[1:], checks, strict=True):
-                        check: list[Any] = [keys, list(where.dataset_ids)]
+                        check: list[Any] = [list(where.dataset_ids), keys]
                         if where.session is not None:
                             check.append(where.session)
                         cursor.execute(sql, check)
