@@ -368,3 +368,24 @@ def test_only_the_claim_skips_waiting_for_the_disk_on_postgres(pg_url: str) -> N
         assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
     finally:
         db.close()
+
+
+@pytest.mark.postgres
+def test_arrays_reach_postgres_as_they_were(pg_url: str) -> None:
+    # The driver writes its arrays' binary form itself: every value must arrive unchanged.
+    from recipe_runner.db.postgres import BigInts, Floats, Texts
+
+    ints = [0, -1, 2**63 - 1, -(2**63), 12345678901234]
+    texts = ["", 'a "quoted" {json}', "ünïcødé ✓ 𝄞", "back\\slash, comma", "x" * 5000]
+    floats = [0.0, -1.5, 1e-300, 1.7976931348623157e308, 1759000000.123456]
+    db = Database(pg_url)
+    try:
+        run = db.driver._run  # type: ignore[attr-defined]
+        sql = "SELECT %b::bigint[], %b::text[], %b::float8[]"
+        assert run(sql, [BigInts(ints), Texts(texts), Floats(floats)]) == [(ints, texts, floats)]
+        assert run(sql, [BigInts(), Texts(), Floats()]) == [([], [], [])]
+        assert run(sql, [BigInts([1, None]), Texts([None]), Floats([None, 2.0])]) == [
+            ([1, None], [None], [None, 2.0])
+        ]
+    finally:
+        db.close()
