@@ -49,11 +49,11 @@ _RELEASE = (
 )
 _SAVE_AND_RELEASE = f"WITH released AS ({_RELEASE}) {_SAVE}"
 # A claim's commit does not wait for the disk (the statements of a pipeline are one transaction,
-# which this setting lasts). A claim lost in a crash of PostgreSQL itself (the last 0.6 s at
-# most: its WAL writer flushes every 0.2 s, and every save flushes all before it) lets its task
-# be served once more, as after a claim expires; an answer's commit still waits for the disk.
-# One flush per batch instead of two: on a disk that syncs in 5 ms, and with the flushes of all
-# the servers in one queue, that wait was most of a request's time.
+# which this setting lasts); an answer's commit still does. A claim lost in a crash of
+# PostgreSQL itself (of the last 3 x wal_writer_delay at most, 0.6 s by default; every save
+# flushes all before it) lets its task be served once more, as after a claim expires. One flush
+# per batch instead of two: on a disk that syncs in 5 ms, with the flushes of every server in
+# one queue, each request waited for one.
 _CLAIM_WITHOUT_FLUSH = "SELECT set_config('synchronous_commit', 'off', true)"
 _COUNT = "SELECT count(*) FROM claims WHERE dataset_id = %s AND scope = %s"
 
