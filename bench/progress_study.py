@@ -98,8 +98,10 @@ CANDIDATES: list[tuple[str, str, Estimate]] = [
 
 def main() -> None:
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for path in args.dumps:
-        results.update(json.loads(Path(path).read_text(encoding="utf-8"))["results"])
+    for path in args.dumps:  # runs of the same data set and order are pooled
+        for key, by_order in json.loads(Path(path).read_text(encoding="utf-8"))["results"].items():
+            for order, runs in by_order.items():
+                results.setdefault(key, {}).setdefault(order, []).extend(runs)
     print("| data, order | F1 flat | " + " | ".join(c[0] for c in CANDIDATES) + " | held-out "
           "loss 95% / 98% of its drop (hindsight) |")  # fmt: skip
     print("|---" * (len(CANDIDATES) + 3) + "|")
