@@ -262,23 +262,23 @@ def main() -> None:
         "(so progress is a percentage). Commits and WAL checkpoints dominate both: the figures "
         "move with the disk and the machine's load, so compare ratios from the same run.",
         "",
-        "Where the time goes (cProfile of the same command; the profiler inflates Python calls, "
-        "so compare shares): before the last change, the pre-pass that counts the source's "
-        "distinct tasks (parse, shape check and both hashes per line) took 19% of the run, "
-        "commits 12%, the answer inserts 5% and the dedup look-up per batch 4%, shape checks 7% "
-        "(200,000 calls: each task when counted and again as an answer, though a built-in "
-        "verdict changes nothing but `answer`) and hashing 8% (twice per task: the pre-pass's "
-        "dedup key, then `set_hashes` when served). Now the answers of `accept`, `reject` and "
-        "`ignore` are not shape-checked again (their task was, when served; a key the view's "
-        "prefill adds, and every other policy's answers, still are), and the pre-pass hashes a "
-        "plain-text task in one step: shape checks 3%, the whole process 12% faster (8.1 s to "
-        "7.1 s, medians of 5 alternating runs of the two versions on 100,000 tasks). What is "
-        "left beyond the plain loop is mostly before the first task: the pre-pass (some 18%, it "
-        "makes progress a percentage of distinct tasks and spares the main pass its shape "
-        "checks) and the imports (SQLAlchemy builds the engine). The 0.8 target is not met: "
-        "four runs of this script today, on a machine shared with other work (load average 3 "
-        "to 4 on its 2 cores), gave 0.57 to 0.76 against the same table; the loops alone are "
-        "level (0.73 to 1.07), so what remains is the pre-pass and the start-up.",
+        "Where the time goes (cProfile shares, and user-space instructions counted by "
+        "callgrind on 20,000 tasks, which the machine's load does not move): start-up is some "
+        "1.9 billion instructions (imports: SQLAlchemy, numpy for the distinct count, typer; "
+        "with PYTHONDONTWRITEBYTECODE set an editable checkout also compiled the package at "
+        "every start, 0.44 billion more, so this script compiles it first as an install "
+        "would), the pre-pass that counts the source's distinct tasks some 8% of the CPU, and "
+        "each task about 148,000 instructions against some 100,000 in the plain loop. The "
+        "last changes: the look-up of answered tasks before each batch (a statement per batch, "
+        "as much CPU as the whole pre-pass) is skipped for a file of distinct tasks none of "
+        "which the datasets held, for as long as SQLite's `data_version` shows that no other "
+        "connection has written; a plain task's two hashes are one function (called twice per "
+        "task); the progress bar's figures are worked out 10 times a second, not per batch; a "
+        "fixed verdict on a view that prefills nothing skips `prefill`. Together 164,000 to "
+        "148,000 instructions per task (5.18 to 4.87 billion on 20,000 tasks, start-up "
+        "included). What remains beyond the loop is the start-up, the pre-pass (it makes "
+        "progress a percentage of distinct tasks and checks every line before the first "
+        "answer is saved) and the engine's per-batch bookkeeping (claims, counts, progress).",
     ]
     from results import write_section
 
