@@ -326,7 +326,7 @@ def report_one(data: DataSet, by_order: dict[str, list[dict[str, Any]]]) -> list
         "|---" * (len(data.at) + 6) + "|",
         *rows,
         "",
-        "Online model: " + gap_line(by_order, data, "curve"),
+        "Online model, u" + gap_line(by_order, data, "curve")[1:],
     ]
     ratio = sum(v or data.max_answers for v in reach["uncertain"]) / sum(
         v or data.max_answers for v in reach["source"]
