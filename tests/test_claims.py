@@ -296,3 +296,96 @@ def test_a_claim_made_while_the_holder_saves_its_answer_is_let_go(pg_url: str) -
     finally:
         db.close()
         other.close()
+
+
+def _scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every node of a plan (EXPLAIN's JSON) that reads answers or claims."""
+    if plan.get("Relation Name") in ("answers", "claims") and plan["Node Type"] not in (
+        "ModifyTable",
+    ):
+        yield plan
+    for child in plan.get("Plans", []):
+        yield from _scans(child)
+
+
+@pytest.mark.postgres
+def test_every_batch_statement_looks_its_rows_up_by_key_on_postgres(pg_url: str) -> None:
+    # A batch's statements are prepared, and their plans made once, while the tables are
+    # small and have no statistics; such a plan scanned the dataset's rows (or the table) on
+    # every batch, ever more as answers were stored. Each must look its rows up by key, with
+    # the plan the driver's connection keeps.
+    import re
+
+    from recipe_runner.db import AnsweredIn
+    from recipe_runner.db import postgres as pg
+
+    db = Database(pg_url)
+    try:
+        store = DatabaseClaims(db, "ds")
+        (task,) = tasks(1)
+        store.claim_unanswered("", "ds-x", [task], 60, [AnsweredIn((store.dataset_id,))])
+        conn = db.driver._connection()  # type: ignore[attr-defined]
+        # The plan for any parameters: the one kept once a statement is prepared.
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        statements = {
+            "claim": pg._claim_new_sql("task_hash", [AnsweredIn((1,), "s"), AnsweredIn((1, 2))]),
+            "answered": pg._answered_sql("task_hash", True),
+            "save": pg._SAVE_AND_RELEASE,
+        }
+        for name, sql in statements.items():
+            parts = re.split(r"%[sb]", sql)
+            sql = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
+            conn.execute(f"PREPARE {name} AS {sql}")
+            described = conn.execute(
+                "SELECT parameter_types::text[] FROM pg_prepared_statements WHERE name = %s",
+                (name,),
+            ).fetchone()
+            args = ", ".join("NULL" for _ in described[0])
+            (plan,) = conn.execute(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({args})").fetchone()
+            scans = list(_scans(plan[0]["Plan"]))
+            assert scans, name
+            for scan in scans:
+                assert scan["Node Type"] != "Seq Scan", name
+                cond = scan.get("Index Cond") or scan["Recheck Cond"]
+                assert "task_hash = " in cond or "id = ANY" in cond, (name, cond)
+    finally:
+        db.close()
+
+
+@pytest.mark.postgres
+def test_only_the_claim_skips_waiting_for_the_disk_on_postgres(pg_url: str) -> None:
+    # A claim's commit may skip the flush of the log; the answers saved next on the same
+    # connection must not: the setting lasts the claim's transaction only.
+    from recipe_runner.db import AnsweredIn
+
+    db = Database(pg_url)
+    try:
+        store = DatabaseClaims(db, "ds")
+        (task,) = tasks(1)
+        where = [AnsweredIn((store.dataset_id,))]
+        assert store.claim_unanswered("", "ds-x", [task], 60, where) == [task]
+        conn = db.driver._connection()  # type: ignore[attr-defined]
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
+    finally:
+        db.close()
+
+
+@pytest.mark.postgres
+def test_arrays_reach_postgres_as_they_were(pg_url: str) -> None:
+    # The driver writes its arrays' binary form itself: every value must arrive unchanged.
+    from recipe_runner.db.postgres import BigInts, Floats, Texts
+
+    ints = [0, -1, 2**63 - 1, -(2**63), 12345678901234]
+    texts = ["", 'a "quoted" {json}', "ünïcødé ✓ 𝄞", "back\\slash, comma", "x" * 5000]
+    floats = [0.0, -1.5, 1e-300, 1.7976931348623157e308, 1759000000.123456]
+    db = Database(pg_url)
+    try:
+        run = db.driver._run  # type: ignore[attr-defined]
+        sql = "SELECT %b::bigint[], %b::text[], %b::float8[]"
+        assert run(sql, [BigInts(ints), Texts(texts), Floats(floats)]) == [(ints, texts, floats)]
+        assert run(sql, [BigInts(), Texts(), Floats()]) == [([], [], [])]
+        assert run(sql, [BigInts([1, None]), Texts([None]), Floats([None, 2.0])]) == [
+            ([1, None], [None], [None, 2.0])
+        ]
+    finally:
+        db.close()
