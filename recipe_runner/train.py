@@ -163,10 +163,10 @@ def train_textcat(
     seed: int = 0,
 ) -> TrainResult:
     """Train a text classifier from `dataset`, save the pipeline to `output_dir`."""
-    answers = read_answers(dataset)
-    if not textcat_annotations(answers):
-        raise RecipeRunnerError(f"Dataset '{dataset}' has no accept/reject text labels to learn.")
-    nlp, result = fit_textcat(answers, base, eval_split=eval_split, n_iter=n_iter, seed=seed)
+    nlp, result = fit_textcat(
+        read_answers(dataset), base, eval_split=eval_split, n_iter=n_iter, seed=seed,
+        what=f"Dataset '{dataset}'",
+    )  # fmt: skip
     return _save(nlp, result, output_dir)
 
 
@@ -177,16 +177,17 @@ def fit_textcat(
     eval_split: float = 0.2,
     n_iter: int = 10,
     seed: int = 0,
+    what: str = "The answers",
 ) -> tuple[Language, TrainResult]:
     """What `train_textcat` does, on answers in memory and without saving: the pipeline and
-    its result (`output_dir` left empty)."""
+    its result (whose `output_dir` is set when saved). `what` names the answers in errors."""
     from spacy.training import Example
 
     from .models import load_pipeline
 
     annotations = textcat_annotations(answers)
     if not annotations:
-        raise RecipeRunnerError("No accept/reject text labels to learn.")
+        raise RecipeRunnerError(f"{what}: no accept/reject text labels to learn.")
     labels = sorted({label for cats in annotations.values() for label in cats})
     nlp = load_pipeline(base)
     found = [n for n in nlp.pipe_names if nlp.get_pipe_meta(n).factory in TEXTCAT_FACTORIES]

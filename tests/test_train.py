@@ -152,6 +152,9 @@ def test_data_to_spacy_writes_docbins_and_a_config(tmp_path: Path) -> None:
 def test_train_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(RecipeRunnerError, match="nope"):
         train_textcat("nope", tmp_path / "m")
+    span = {"text": "a b", "spans": [{"start": 0, "end": 1, "label": "X"}], "answer": "accept"}
+    with pytest.raises(RecipeRunnerError, match="The answers: no accept/reject text labels"):
+        fit_textcat([span])
     result = CliRunner().invoke(app, ["train", "parser", "x", str(tmp_path)])
     assert result.exit_code != 0
 
