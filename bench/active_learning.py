@@ -22,7 +22,9 @@ Both orders run the same recipe, the same model and the same updates; only the o
 
 Usage: python bench/active_learning.py [--seeds 10] [--data sms,github]
 Two processes, then one report: --data sms --dump a.json; --data github --dump b.json;
---load a.json,b.json.
+--load a.json,b.json. With --trace, the dump also keeps what each batch showed (the loss `update`
+returned, how far the update moved the scores of a sample of source texts, held-out loss and
+F1), to study the progress estimate offline.
 """
 
 from __future__ import annotations
@@ -137,6 +139,8 @@ def run_one(data: DataSet, order: str, seed: int, work: Path) -> dict[str, Any]:
     trained: list[tuple[int, float]] = []
     checkpoints = list(data.train_at)
     progress: list[tuple[int, float | None, Any]] = []
+    trace: list[dict[str, Any]] = []  # with --trace: what each batch showed, for offline study
+    probe = [t for t, _ in random.Random(seed + 1).sample(pool, min(200, len(pool)))]
     answered = 0
     seen = 0
     try:
@@ -146,13 +150,18 @@ def run_one(data: DataSet, order: str, seed: int, work: Path) -> dict[str, Any]:
                 break
             answers = [policy(task) for task in tasks]
             seen += sum(a["answer"] == "accept" for a in answers)
+            before = scores(nlp, data.label, probe) if args.trace else []
             result = controller.receive_answers(session, answers)
             answered += len(answers)
+            if args.trace:
+                trace.append(batch_trace(nlp, data.label, answers, probe, before, test, answered))
             forecast = result.progress.forecast
             shown = (forecast.remaining, forecast.low, forecast.high) if forecast else None
             progress.append((answered, result.progress.progress, shown))
             if answered % data.check_every == 0:
                 curve.append((answered, label_f1(nlp, data.label, test)))
+                if args.trace:
+                    trace[-1]["f1"] = curve[-1][1]
             if checkpoints and answered >= checkpoints[0]:
                 checkpoints.pop(0)
                 assert controller.db is not None
@@ -162,7 +171,44 @@ def run_one(data: DataSet, order: str, seed: int, work: Path) -> dict[str, Any]:
         controller.close()
         if controller.db is not None:
             controller.db.close()
-    return {"curve": curve, "trained": trained, "progress": progress, "seen": seen}
+    losses = list(controller._losses)  # the (answers, loss) points progress was computed from
+    return {
+        "curve": curve,
+        "trained": trained,
+        "progress": progress,
+        "seen": seen,
+        "losses": losses,
+        "trace": trace,
+    }
+
+
+def scores(nlp: Any, label: str, texts: list[str]) -> list[float]:
+    return [doc.cats.get(label, 0.0) for doc in nlp.pipe(texts, batch_size=256)]
+
+
+def batch_trace(
+    nlp: Any,
+    label: str,
+    answers: list[dict[str, Any]],
+    probe: list[str],
+    before: list[float],
+    test: list[tuple[str, bool]],
+    answered: int,
+) -> dict[str, Any]:
+    """After one batch: the batch's loss after the update, how far the update moved the scores
+    of a fixed sample of source texts, and the held-out loss (which the recipe can't know)."""
+    gold = [float(a["answer"] == "accept") for a in answers]
+    after = scores(nlp, label, [a["text"] for a in answers])
+    moved = scores(nlp, label, probe)
+    held = scores(nlp, label, [t for t, _ in test])
+    return {
+        "n": answered,
+        "after": sum((p - g) ** 2 for p, g in zip(after, gold, strict=True)) / len(gold),
+        "change": sum(abs(a - b) for a, b in zip(moved, before, strict=True)) / len(probe),
+        "flips": sum((a >= 0.5) != (b >= 0.5) for a, b in zip(moved, before, strict=True)),
+        "expected": sum(p * (1 - p) for p in moved) / len(probe),
+        "test_loss": sum((p - g) ** 2 for p, (_, g) in zip(held, test, strict=True)) / len(test),
+    }
 
 
 def first_reaching(curve: list[tuple[int, float]], target: float) -> int | None:
@@ -474,7 +520,7 @@ def main() -> None:
         for key in filter(None, args.data.split(",")):
             data = DATASETS[key]
             results[key] = {order: [] for order in ORDERS}
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 for order in ORDERS:
                     t0 = time.monotonic()
                     run = run_one(data, order, seed, work)
@@ -506,8 +552,12 @@ def main() -> None:
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--seeds", type=int, default=10)
 parser.add_argument("--data", default="sms,github")
+parser.add_argument("--first-seed", type=int, default=0, help="e.g. other seeds to check a rule on")
 parser.add_argument("--dump", help="write the runs to this JSON file instead of reporting")
 parser.add_argument("--load", help="report runs dumped earlier (comma-separated files)")
+parser.add_argument(
+    "--trace", action="store_true", help="record each batch's losses and scores (with --dump)"
+)
 parser.add_argument("--note", help="a line to add to the report, about how the runs were made")
 parser.add_argument("--no-write", action="store_true", help="print only; RESULTS.md unchanged")
 parser.add_argument("--plot", help="where to save the plot (default bench/active_learning.png)")

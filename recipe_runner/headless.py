@@ -65,11 +65,18 @@ class HeadlessSummary:
         return text + "."
 
 
+class _StopNow(KeyboardInterrupt):
+    """Ctrl-C while the loop waits for its next batch: there is no batch in hand to finish."""
+
+
 class _StopFlag:
-    """Ctrl-C asks the loop to stop after the batch in hand; a second Ctrl-C stops at once."""
+    """Ctrl-C asks the loop to stop after the batch in hand; a second Ctrl-C stops at once.
+    While the loop waits for the next batch (a resumed run may read many answered tasks
+    before it finds one to ask), no answer is in hand: Ctrl-C then stops the wait at once."""
 
     def __init__(self) -> None:
         self.stop = False
+        self.waiting = False
         self._previous: Any = None
 
     def __enter__(self) -> _StopFlag:
@@ -81,6 +88,8 @@ class _StopFlag:
         if self.stop:
             raise KeyboardInterrupt
         self.stop = True
+        if self.waiting:
+            raise _StopNow
 
     def __exit__(self, *_: object) -> None:
         if self._previous is not None:
@@ -149,7 +158,13 @@ def _drive(
     try:
         with _StopFlag() as flag:
             while not flag.stop:
-                tasks = controller.get_questions(session)
+                try:
+                    flag.waiting = True
+                    tasks = controller.get_questions(session)
+                except _StopNow:
+                    break  # tasks served and not answered stay unanswered, as after a crash
+                finally:
+                    flag.waiting = False
                 if not tasks:
                     break
                 # The keys the page's view would add (a text_input's field, a choice's

@@ -3,7 +3,9 @@ answered tasks left out before a recipe's steps, and a bar that reads as tqdm's.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from typer.testing import CliRunner
 
 from recipe_runner import recipe, run_headless
 from recipe_runner.cli import app
-from recipe_runner.loaders import get_stream
+from recipe_runner.loaders import SKIP_CHUNK, Stream, get_stream
 from recipe_runner.runner import find_recipe, prepare_run
 
 from .conftest import NEWS
@@ -112,3 +114,40 @@ def test_the_headless_bar_reads_as_tqdm_users_expect() -> None:
     assert re.fullmatch(r"mark: 100%\|█+\| 178/178 \[\d\d:\d\d<00:00, \d+ answers/s\]", last_bar), (
         last_bar
     )
+
+
+READ: list[int] = []
+
+
+@recipe("answered.mostly")
+def answered_mostly(dataset: str, count: int, stop_at: int) -> dict[str, Any]:
+    """A source read one task at a time (counted in READ), which presses Ctrl-C when it reaches
+    task `stop_at`, with a recipe step after the skip of answered tasks."""
+
+    def read() -> Iterator[Task]:
+        for i in range(count):
+            READ.append(i)
+            if i == stop_at:
+                os.kill(os.getpid(), signal.SIGINT)
+            yield {"text": f"text number {i}"}
+
+    def step(tasks: Iterator[Task]) -> Iterator[Task]:
+        for task in tasks:
+            yield {**task, "spans": []}
+
+    return {
+        "dataset": dataset,
+        "stream": Stream(read, lambda: count).apply(step),
+        "view_id": "ner_manual",
+        "config": {"exclude_by": "input"},
+    }
+
+
+def test_ctrl_c_while_a_resumed_run_skips_answered_tasks_stops_the_skip() -> None:
+    # Every task is answered: run again, the run reads the whole source finding nothing to ask.
+    run_headless(answered_mostly, "m", 3000, -1, show_progress=False)
+    READ.clear()
+    summary = run_headless(answered_mostly, "m", 3000, 300, show_progress=False)
+    assert summary.interrupted and summary.saved == 0
+    # The skip reads the source in chunks of SKIP_CHUNK: it stops within the chunk after.
+    assert len(READ) <= 300 + 2 * SKIP_CHUNK, len(READ)
