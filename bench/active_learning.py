@@ -446,6 +446,9 @@ runs; uncertainty minus random at 50 / 100 / 150 answers, smallest gap up to 400
   steps per batch): +0.034 / +0.044 / +0.057, smallest +0.016.
 - pool width: the pool reading 3 texts per question instead of 10: +0.008 / +0.029 / +0.019,
   smallest -0.004; 30: +0.003 / +0.031 / +0.046, smallest +0.003.
+- diversity within a batch (a title's uncertainty scaled down by its word overlap, Jaccard, with
+  the titles already asked in the batch): fully, +0.002 / +0.012 / +0.041, smallest +0.002; by
+  half the overlap, +0.015 / +0.049 / +0.062, smallest +0.015: within the noise.
 - warm-up 20 questions instead of 40: +0.078 / +0.053 / +0.030, smallest +0.015: a better start,
   a worse 150.
 - exploration, 1 question in 5 drawn at random from the pool (6 seeds): +0.047 / +0.046 / +0.041,
