@@ -3,6 +3,10 @@
 Binary answers (one label or one span, accept / reject) and manual ones (choices, corrected spans)
 both count; several answers about one text are merged into one example. What a binary answer does
 not say stays missing: spaCy then neither rewards nor punishes the model for it.
+
+The examples are put in the order of their input hashes before the seeded split and shuffles, so
+the same answers give the same model whatever order they were given in (an active-learning run
+and a random-order one that collected the same answers train the same pipeline).
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ def textcat_annotations(answers: Iterable[Answer]) -> dict[str, dict[str, float]
                     known[str(option.get("id"))] = float(str(option.get("id")) in chosen)
         elif isinstance(answer.get("label"), str) and not answer.get("spans"):
             known[answer["label"]] = 1.0 if verdict == "accept" else 0.0
-    return {text: known for text, known in cats.values() if known}
+    return {text: known for _, (text, known) in sorted(cats.items()) if known}
 
 
 def ner_annotations(answers: Iterable[Answer]) -> dict[str, dict[str, Any]]:
@@ -111,7 +115,7 @@ def ner_annotations(answers: Iterable[Answer]) -> dict[str, dict[str, Any]]:
         elif verdict == "accept":
             info["complete"] = True
             info["accept"] = items
-    return {text: info for text, info in out.values()}
+    return {text: info for _, (text, info) in sorted(out.items())}
 
 
 def ner_doc(nlp: Language, text: str, info: dict[str, Any]) -> Doc:
@@ -159,13 +163,31 @@ def train_textcat(
     seed: int = 0,
 ) -> TrainResult:
     """Train a text classifier from `dataset`, save the pipeline to `output_dir`."""
+    nlp, result = fit_textcat(
+        read_answers(dataset), base, eval_split=eval_split, n_iter=n_iter, seed=seed,
+        what=f"Dataset '{dataset}'",
+    )  # fmt: skip
+    return _save(nlp, result, output_dir)
+
+
+def fit_textcat(
+    answers: Iterable[Answer],
+    base: str = "blank:en",
+    *,
+    eval_split: float = 0.2,
+    n_iter: int = 10,
+    seed: int = 0,
+    what: str = "The answers",
+) -> tuple[Language, TrainResult]:
+    """What `train_textcat` does, on answers in memory and without saving: the pipeline and
+    its result (whose `output_dir` is set when saved). `what` names the answers in errors."""
     from spacy.training import Example
 
     from .models import load_pipeline
 
-    annotations = textcat_annotations(read_answers(dataset))
+    annotations = textcat_annotations(answers)
     if not annotations:
-        raise RecipeRunnerError(f"Dataset '{dataset}' has no accept/reject text labels to learn.")
+        raise RecipeRunnerError(f"{what}: no accept/reject text labels to learn.")
     labels = sorted({label for cats in annotations.values() for label in cats})
     nlp = load_pipeline(base)
     found = [n for n in nlp.pipe_names if nlp.get_pipe_meta(n).factory in TEXTCAT_FACTORIES]
@@ -180,7 +202,7 @@ def train_textcat(
             pipe.add_label(label)
     losses = _fit(nlp, name, train, bool(found), n_iter, seed, learn_rate=0.01)
     scores = _cat_scores(nlp, name, dev) if dev else {}
-    return _save(nlp, name, output_dir, train, dev, labels, scores, losses)
+    return nlp, TrainResult(name, Path(), len(train), len(dev), labels, scores, losses)
 
 
 def train_ner(
@@ -225,7 +247,9 @@ def train_ner(
     if dev:
         found = nlp.evaluate(dev)
         scores = {k: float(found.get(k) or 0.0) for k in keys}
-    return _save(nlp, "ner", output_dir, train, dev, labels, scores, losses)
+    return _save(
+        nlp, TrainResult("ner", Path(), len(train), len(dev), labels, scores, losses), output_dir
+    )
 
 
 def _add_spancat(nlp: Language, labels: list[str], examples: list[Example]) -> None:
@@ -305,23 +329,15 @@ def _cat_scores(nlp: Language, name: str, dev: list[Example]) -> dict[str, float
     return scores
 
 
-def _save(
-    nlp: Language,
-    name: str,
-    output_dir: str | Path,
-    train: list[Example],
-    dev: list[Example],
-    labels: list[str],
-    scores: dict[str, float],
-    losses: list[float],
-) -> TrainResult:
+def _save(nlp: Language, result: TrainResult, output_dir: str | Path) -> TrainResult:
     out = Path(output_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
         nlp.to_disk(out)
     except OSError as err:
         raise RecipeRunnerError(f"Can't save the pipeline to '{out}': {err.strerror}.") from None
-    return TrainResult(name, out, len(train), len(dev), labels, scores, losses)
+    result.output_dir = out
+    return result
 
 
 def data_to_spacy(

@@ -12,7 +12,13 @@ from typer.testing import CliRunner
 
 from recipe_runner.cli import app
 from recipe_runner.errors import RecipeRunnerError
-from recipe_runner.train import ner_annotations, textcat_annotations, train_ner, train_textcat
+from recipe_runner.train import (
+    fit_textcat,
+    ner_annotations,
+    textcat_annotations,
+    train_ner,
+    train_textcat,
+)
 from recipe_runner.transfer import import_answers
 
 from .conftest import DATA
@@ -146,6 +152,9 @@ def test_data_to_spacy_writes_docbins_and_a_config(tmp_path: Path) -> None:
 def test_train_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(RecipeRunnerError, match="nope"):
         train_textcat("nope", tmp_path / "m")
+    span = {"text": "a b", "spans": [{"start": 0, "end": 1, "label": "X"}], "answer": "accept"}
+    with pytest.raises(RecipeRunnerError, match="The answers: no accept/reject text labels"):
+        fit_textcat([span])
     result = CliRunner().invoke(app, ["train", "parser", "x", str(tmp_path)])
     assert result.exit_code != 0
 
@@ -175,3 +184,18 @@ def test_rr_train_ner_from_binary_ner_teach_answers(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = spacy.load(out)("Paris is in France")
     assert isinstance(doc.ents, tuple)
+
+
+def test_the_same_answers_in_another_order_train_the_same_model() -> None:
+    # An active-learning run and a random-order run that collected the same answers must be
+    # scored on the same model, so only which answers were chosen can tell them apart.
+    answers = [a for a in srsly.read_jsonl(GITHUB_GOLD) if a["answer"] != "ignore"][:120]
+    shuffled = list(reversed(answers))
+    texts = [a["text"] for a in answers[:40]]
+    first, _ = fit_textcat(answers, eval_split=0.25, n_iter=3, seed=1)
+    second, result = fit_textcat(shuffled, eval_split=0.25, n_iter=3, seed=1)
+    assert result.n_train == 90 and result.n_eval == 30
+    before = [doc.cats["DOCUMENTATION"] for doc in first.pipe(texts)]
+    after = [doc.cats["DOCUMENTATION"] for doc in second.pipe(texts)]
+    assert before == after
+    assert len(set(before)) > 1  # a model that learned something, not a constant
