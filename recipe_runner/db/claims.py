@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from sqlalchemy import and_, bindparam, func, select, update
 
 from .database import Database, insert_ignoring
+from .driver import first_free
 from .encoding import claim_json
 from .outages import guarded
 from .schema import AnsweredIn, claims
@@ -187,15 +188,9 @@ class MemoryClaims(_AskAnswers):
         # look-up for the whole chunk, then a claim of no more than `limit`, since a claim
         # holds its task for `claim_timeout` and none is made for a task not served.
         taken = self.taken(scope, [t[self.key] for t in tasks], answered)
-        picked: list[Task] = []
-        looked = len(tasks)
-        for index, task in enumerate(tasks):
-            if task[self.key] not in taken:
-                picked.append(task)
-                if len(picked) == limit:
-                    looked = index + 1
-                    break
-        return self.claim_unanswered(scope, session, picked, timeout, answered), looked
+        picked, looked = first_free([(t[self.key], t) for t in tasks], taken, limit)
+        free = [task for _, task in picked]
+        return self.claim_unanswered(scope, session, free, timeout, answered), looked
 
     def taken(self, scope: str, keys: list[int], answered: Sequence[AnsweredIn]) -> set[int]:
         """Keys not to claim: answered in `answered` (or, without a database, served).

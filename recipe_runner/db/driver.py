@@ -7,7 +7,7 @@ which backend answers: SQLite's driver is `sqlite_fast.py`, PostgreSQL's is `pos
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .schema import AnsweredIn
 
@@ -15,6 +15,7 @@ from .schema import AnsweredIn
 Release = tuple[int, str, Sequence[int]]
 # A row of claims to make: (key, the task as JSON).
 Keyed = tuple[int, str]
+T = TypeVar("T")
 
 
 class Driver(Protocol):
@@ -81,9 +82,12 @@ def answered_anywhere(
     return done
 
 
-def first_free(keyed: Sequence[Keyed], taken: set[int], limit: int) -> tuple[list[Keyed], int]:
-    """The first `limit` of `keyed` not in `taken`, and how many of `keyed` that looked at."""
-    picked: list[Keyed] = []
+def first_free(
+    keyed: Sequence[tuple[int, T]], taken: set[int], limit: int
+) -> tuple[list[tuple[int, T]], int]:
+    """The first `limit` of `keyed` (key, item) whose key is not in `taken`, and how many of
+    `keyed` that looked at."""
+    picked: list[tuple[int, T]] = []
     for index, row in enumerate(keyed):
         if row[0] not in taken:
             picked.append(row)

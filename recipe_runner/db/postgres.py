@@ -116,6 +116,17 @@ def _claim_first_sql(column: str, answered: Sequence[AnsweredIn]) -> str:
     )
 
 
+def _answered_params(answered: Sequence[AnsweredIn]) -> list[Any]:
+    """The parameters of `answered` in a claim statement: each one's dataset ids (and session)."""
+    params: list[Any] = []
+    for where in answered:
+        if where.dataset_ids:
+            params.append(BigInts(where.dataset_ids))
+            if where.session is not None:
+                params.append(where.session)
+    return params
+
+
 class BigInts(list[int]):
     """Values sent as one bigint[] (see `_register_arrays`)."""
 
@@ -311,6 +322,48 @@ class FastPostgres:
         if keys:
             self._run(_RELEASE, (dataset_id, scope, BigInts(keys)))
 
+    def _claim_checked(
+        self,
+        claim: str,
+        params: list[Any],
+        dataset_id: int,
+        scope: str,
+        keys: BigInts,
+        column: str,
+        answered: Sequence[AnsweredIn],
+    ) -> tuple[list[Any], set[int]]:
+        """Runs a claim statement (its first column: the keys won, or NULL) in one pipeline
+        with the look-ups of answers committed while it ran, and releases the claims those
+        answers made late; the statement's rows and the keys still won."""
+        checks = [where for where in answered if where.dataset_ids]
+        with self._lock:
+            try:
+                conn = self._connection()
+                cursors = [conn.cursor() for _ in range(len(checks) + 1)]
+                with conn.pipeline():
+                    conn.execute(_CLAIM_WITHOUT_FLUSH)
+                    cursors[0].execute(claim, params)
+                    for cursor, where in zip(cursors[1:], checks, strict=True):
+                        check: list[Any] = [BigInts(where.dataset_ids), keys]
+                        if where.session is not None:
+                            check.append(where.session)
+                        cursor.execute(_answered_sql(column, where.session is not None), check)
+                rows = cursors[0].fetchall()
+                late: set[int] = set()
+                for cursor in cursors[1:]:
+                    late |= {row[0] for row in cursor.fetchall()}
+                for cursor in cursors:
+                    cursor.close()
+            except Exception:
+                self._drop_connection()
+                raise
+        won = {row[0] for row in rows if row[0] is not None}
+        late &= won
+        if late:  # rare: answered by another process while this claim was made
+            self.release(dataset_id, scope, sorted(late))
+            won -= late
+        return rows, won
+
     def claim_new(
         self,
         dataset_id: int,
@@ -328,43 +381,10 @@ class FastPostgres:
         column = "task_hash" if by == "task" else "input_hash"
         keys = BigInts(key for key, _ in keyed)
         contents = Texts(content for _, content in keyed)
-        params: list[Any] = [dataset_id, scope, session, time.time(), keys, contents]
-        for where in answered:
-            if where.dataset_ids:
-                params.append(BigInts(where.dataset_ids))
-                if where.session is not None:
-                    params.append(where.session)
+        params = [dataset_id, scope, session, time.time(), keys, contents]
+        params += _answered_params(answered)
         claim = _claim_new_sql(column, answered)
-        checks = [
-            (_answered_sql(column, where.session is not None), where)
-            for where in answered
-            if where.dataset_ids
-        ]
-        with self._lock:
-            try:
-                conn = self._connection()
-                cursors = [conn.cursor() for _ in range(len(checks) + 1)]
-                with conn.pipeline():
-                    conn.execute(_CLAIM_WITHOUT_FLUSH)
-                    cursors[0].execute(claim, params)
-                    for cursor, (sql, where) in zip(cursors[1:], checks, strict=True):
-                        check: list[Any] = [BigInts(where.dataset_ids), keys]
-                        if where.session is not None:
-                            check.append(where.session)
-                        cursor.execute(sql, check)
-                won = {row[0] for row in cursors[0].fetchall()}
-                late: set[int] = set()
-                for cursor in cursors[1:]:
-                    late |= {row[0] for row in cursor.fetchall()}
-                for cursor in cursors:
-                    cursor.close()
-            except Exception:
-                self._drop_connection()
-                raise
-        late &= won
-        if late:  # rare: answered by another process while this claim was made
-            self.release(dataset_id, scope, sorted(late))
-            won -= late
+        _rows, won = self._claim_checked(claim, params, dataset_id, scope, keys, column, answered)
         if len(won) == len(keys):
             return None
         return [key for key in keys if key in won]
@@ -386,39 +406,10 @@ class FastPostgres:
         column = "task_hash" if by == "task" else "input_hash"
         keys = BigInts(key for key, _ in keyed)
         params: list[Any] = [keys, Texts(content for _, content in keyed), dataset_id, scope]
-        for where in answered:
-            if where.dataset_ids:
-                params.append(BigInts(where.dataset_ids))
-                if where.session is not None:
-                    params.append(where.session)
+        params += _answered_params(answered)
         params += [limit, dataset_id, scope, session, time.time()]
-        checks = [where for where in answered if where.dataset_ids]
-        with self._lock:
-            try:
-                conn = self._connection()
-                cursors = [conn.cursor() for _ in range(len(checks) + 1)]
-                with conn.pipeline():
-                    conn.execute(_CLAIM_WITHOUT_FLUSH)
-                    cursors[0].execute(_claim_first_sql(column, answered), params)
-                    for cursor, where in zip(cursors[1:], checks, strict=True):
-                        check: list[Any] = [BigInts(where.dataset_ids), keys]
-                        if where.session is not None:
-                            check.append(where.session)
-                        cursor.execute(_answered_sql(column, where.session is not None), check)
-                rows = cursors[0].fetchall()
-                late: set[int] = set()
-                for cursor in cursors[1:]:
-                    late |= {row[0] for row in cursor.fetchall()}
-                for cursor in cursors:
-                    cursor.close()
-            except Exception:
-                self._drop_connection()
-                raise
-        won = {row[0] for row in rows if row[0] is not None}
+        claim = _claim_first_sql(column, answered)
+        rows, won = self._claim_checked(claim, params, dataset_id, scope, keys, column, answered)
         last, picked = next((row[1], row[2]) for row in rows if row[0] is None)
-        late &= won
-        if late:  # rare: answered by another process while this claim was made
-            self.release(dataset_id, scope, sorted(late))
-            won -= late
         looked = int(last) if picked == limit else len(keys)
         return [key for key in keys if key in won], looked
