@@ -175,13 +175,7 @@ class FastSQLite:
         if session is not None:
             sql += " AND session_id = ?"
             params.append(session)
-        with self._lock:
-            cursor = self._connection().cursor()
-            try:
-                cursor.execute(sql, params)
-                return {row[0] for row in cursor.fetchall()}
-            finally:
-                cursor.close()
+        return {row[0] for row in self._read(sql, params)}
 
     def claim_first(
         self,
@@ -225,22 +219,21 @@ class FastSQLite:
                 params += [*where.dataset_ids, *keys]
                 if where.session is not None:
                     params.append(where.session)
+        return {row[0] for row in self._read(" UNION ALL ".join(parts), params)}
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """The rows of one read on the driver's connection."""
         with self._lock:
             cursor = self._connection().cursor()
             try:
-                cursor.execute(" UNION ALL ".join(parts), params)
-                return {row[0] for row in cursor.fetchall()}
+                cursor.execute(sql, params)
+                return cursor.fetchall()
             finally:
                 cursor.close()
 
     def write_mark(self) -> int | None:
         # Changes when another connection (of any process) commits; a few microseconds.
-        with self._lock:
-            cursor = self._connection().cursor()
-            try:
-                return int(cursor.execute("PRAGMA data_version").fetchone()[0])
-            finally:
-                cursor.close()
+        return int(self._read("PRAGMA data_version", ())[0][0])
 
     def count_claims(self, dataset_id: int, scope: str, session: str | None) -> int:
         # Asked on every request once the stream is read to its end.
@@ -249,13 +242,7 @@ class FastSQLite:
         if session is not None:
             sql += " AND session_id = ?"
             params = (dataset_id, scope, session)
-        with self._lock:
-            cursor = self._connection().cursor()
-            try:
-                cursor.execute(sql, params)
-                return int(cursor.fetchone()[0])
-            finally:
-                cursor.close()
+        return int(self._read(sql, params)[0][0])
 
     def save(
         self, rows: list[tuple[Any, ...]], release: Release | None = None
