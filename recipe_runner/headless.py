@@ -206,7 +206,7 @@ def _drive(
                         counts[verdict] += 1
                 summary.saved += result.saved
                 shown = result.progress
-                if time.monotonic() >= next_draw:  # the bar redraws 5 times a second at most
+                if time.monotonic() >= next_draw:  # the bar redraws 10 times a second at most
                     _advance(bar, shown, summary.saved, started)
                     next_draw = time.monotonic() + 0.1
             if shown is not None:
