@@ -110,6 +110,47 @@ def test_replies_without_a_body_come_back_on_a_kept_alive_connection(tmp_path: P
         assert client.get("/api/questions", params={"session": "s"}).json()["tasks"]
 
 
+HEAP_RECIPE = '''
+import gc
+from pathlib import Path
+from recipe_runner import recipe
+from recipe_runner.loaders import get_stream
+
+
+@recipe("heap")
+def heap(dataset: str, source: str, marker: str):
+    """Note, at the end, how many objects the garbage collector leaves out of its passes."""
+
+    def on_exit(controller):
+        Path(marker).write_text(str(gc.get_freeze_count()))
+
+    return {"dataset": dataset, "stream": get_stream(source), "view_id": "text", "on_exit": on_exit}
+'''
+
+
+def test_what_start_up_made_is_left_out_of_the_collectors_full_passes(tmp_path: Path) -> None:
+    # A full pass walks every object the collector tracks, during which no request is
+    # answered: the modules, the app and a recipe's model are never garbage.
+    (tmp_path / "heap.py").write_text(HEAP_RECIPE)
+    marker = tmp_path / "frozen.txt"
+    command = rr("run", "--port", "0", "-F", str(tmp_path / "heap.py"), "heap", "news")
+    process = subprocess.Popen(
+        [*command, str(NEWS), str(marker)], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        url = wait_for_url(process)
+        assert httpx.get(url + "/api/questions", params={"session": "s"}).json()["tasks"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        if process.stderr is not None:
+            process.stderr.close()
+    assert int(marker.read_text()) > 10_000  # the imports alone are tens of thousands
+
+
 def test_a_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "recipe.py").write_text(RECIPE)
     with socket.socket() as taken:
