@@ -44,10 +44,13 @@ def rr(*args: str) -> list[str]:
 
 
 @contextmanager
-def served(tmp_path: Path, *options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """`rr run` on a free port; yields the process and the URL it printed."""
-    (tmp_path / "recipe.py").write_text(RECIPE)
-    command = rr("run", "--port", "0", *options, "-F", str(tmp_path / "recipe.py"), "lifecycle")
+def served(
+    tmp_path: Path, *options: str, recipe: tuple[str, str] = ("lifecycle", RECIPE)
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`rr run` of a recipe (name, code) writing to marker.txt, on a free port; yields the
+    process and the URL it printed."""
+    (tmp_path / "recipe.py").write_text(recipe[1])
+    command = rr("run", "--port", "0", *options, "-F", str(tmp_path / "recipe.py"), recipe[0])
     command += ["news", str(NEWS), str(tmp_path / "marker.txt")]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
@@ -131,24 +134,13 @@ def heap(dataset: str, source: str, marker: str):
 def test_what_start_up_made_is_left_out_of_the_collectors_full_passes(tmp_path: Path) -> None:
     # A full pass walks every object the collector tracks, during which no request is
     # answered: the modules, the app and a recipe's model are never garbage.
-    (tmp_path / "heap.py").write_text(HEAP_RECIPE)
-    marker = tmp_path / "frozen.txt"
-    command = rr("run", "--port", "0", "-F", str(tmp_path / "heap.py"), "heap", "news")
-    process = subprocess.Popen(
-        [*command, str(NEWS), str(marker)], stderr=subprocess.PIPE, text=True
-    )
-    try:
-        url = wait_for_url(process)
+    with served(tmp_path, recipe=("heap", HEAP_RECIPE)) as (process, url):
         assert httpx.get(url + "/api/questions", params={"session": "s"}).json()["tasks"]
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-        if process.stderr is not None:
-            process.stderr.close()
-    assert int(marker.read_text()) > 10_000  # the imports alone are tens of thousands
+    assert (
+        int((tmp_path / "marker.txt").read_text()) > 10_000
+    )  # the imports alone are tens of thousands
 
 
 def test_a_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
