@@ -374,3 +374,55 @@ def test_processes_at_one_front_claim_a_batch_in_one_round_trip(opened: Opened) 
     for calls in counted:
         batches = " ".join(calls.names).split("save")[-11:-1]
         assert [b.split() for b in batches] == [["claim_first"]] * 10, calls.names
+
+
+@pytest.mark.postgres
+def test_a_save_waiting_for_the_database_holds_up_no_other_sessions_questions(
+    pg_url: str,
+) -> None:
+    # Another transaction keeps answers from being written for a while: a batch's save waits
+    # for it, and meanwhile another session of the same process is served.
+    opened = Opened(pg_url)
+    try:
+        learned: list[int] = []
+
+        def update(answers: list[Task]) -> float:
+            learned.append(len(answers))
+            return 0.5
+
+        components = Components(
+            recipe="test", stream=texts(100), view_id="text", dataset="ds", update=update
+        )
+        config = load_config(cli={"batch_size": 5})
+        ctrl = Controller(components, config, opened.db(), shared_claims=True)
+        assert ctrl.claims.saves_concurrently
+        batch = [{**t, "answer": "accept"} for t in ctrl.get_questions("ds-a")]
+        blocker = opened.db().engine.connect()
+        blocker.exec_driver_sql("LOCK TABLE answers IN SHARE MODE")
+        results: dict[str, Any] = {}
+
+        def send(name: str) -> None:
+            results[name] = ctrl.receive_answers("ds-a", batch)
+
+        first = threading.Thread(target=send, args=("first",))
+        first.start()
+        time.sleep(0.3)  # the first save is waiting for the lock
+        retry = threading.Thread(target=send, args=("retry",))  # the same batch sent again
+        retry.start()
+        started = time.monotonic()
+        other = ctrl.get_questions("ds-b")
+        served_in = time.monotonic() - started
+        reloaded = ctrl.get_questions("ds-a", fresh=True)  # the page of ds-a reloaded meanwhile
+        still_saving = first.is_alive()
+        blocker.rollback()
+        blocker.close()
+        first.join(30)
+        retry.join(30)
+        assert len(other) == 5 and still_saving, served_in
+        assert {t["text"] for t in other}.isdisjoint(a["text"] for a in batch)
+        assert {t["text"] for t in reloaded}.isdisjoint(a["text"] for a in batch)
+        assert results["first"].saved + results["retry"].saved == 5
+        assert learned == [5]  # the batch sent again while the first was saving trains once
+    finally:
+        for db in opened.dbs:
+            db.close()
