@@ -177,6 +177,21 @@ def line(row: dict[str, Any]) -> str:
     )
 
 
+def targets(pg: dict[str, Any], sqlite: dict[str, Any], worst: float) -> str:
+    """The issue's targets for PostgreSQL, each against this run's figures."""
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "missed"
+
+    return (
+        f"Targets: worst p99 at most 15 ms: {worst:.1f} ms ({mark(worst <= 15)}); server CPU "
+        f"at most 0.2 ms per answer: {pg['cpu_ms']:.3f} ({mark(pg['cpu_ms'] <= 0.2)}); "
+        f"answers/s at least SQLite's: {pg['rate']:.0f} against {sqlite['rate']:.0f} "
+        f"({mark(pg['rate'] >= sqlite['rate'])}); nothing lost, duplicated or served twice "
+        f"({mark(pg['lost'] + pg['duplicates'] + pg['shared'] == 0)})."
+    )
+
+
 def write(rows: list[dict[str, Any]], opts: argparse.Namespace) -> None:
     from bench.results import write_section
 
@@ -218,7 +233,9 @@ def write(rows: list[dict[str, Any]], opts: argparse.Namespace) -> None:
         + f"\n\n**PostgreSQL with {opts.processes} processes / SQLite with 1: answers/s "
         f"{pg['rate'] / sqlite['rate']:.2f}x, worst p99 "
         f"{worst[pg['label']] / worst[sqlite['label']]:.2f}x, server CPU per answer "
-        f"{pg['cpu_ms'] / sqlite['cpu_ms']:.2f}x.**{against} Lost, duplicated and "
+        f"{pg['cpu_ms'] / sqlite['cpu_ms']:.2f}x.**{against}\n\n"
+        + targets(pg, sqlite, worst[pg["label"]])
+        + "\n\nLost, duplicated and "
         "tasks-in-two-sessions must all be 0: the processes share one stream through the "
         "claims table. Server CPU is the sum over the server processes; PostgreSQL's is that "
         "of its backends serving them.\n"
