@@ -36,10 +36,14 @@ const state = {
   failing: false,
   answeredOnce: false,
   retryTimer: null,
+  recheckTimer: null, // asks again after a batch with nothing new (see RECHECK_MS)
   refused: null, // why the server refuses this session (403), shown instead of tasks
 };
 
 const batchSize = () => state.config.batch_size || 10;
+// A session that finds nothing left asks again now and then: tasks that other sessions left
+// unanswered come back once their claims expire, and routed tasks open up as others answer.
+const RECHECK_MS = 30000;
 
 // fetching tasks -------------------------------------------------------------------------------
 function fetchMore(fresh = false) {
@@ -54,8 +58,12 @@ function fetchMore(fresh = false) {
         state.queue.push(task);
         added += 1;
       }
-      // An empty batch (or one of nothing new) means the stream is done for this session.
-      if (added === 0) state.exhausted = true;
+      // An empty batch (or one of nothing new) means the stream is done for this session,
+      // for now.
+      if (added === 0) {
+        state.exhausted = true;
+        scheduleRecheck();
+      }
       if (!state.answeredOnce) showProgress(reply.progress, reply.forecast);
       api.sessionId = reply.session;
     })
@@ -79,6 +87,15 @@ function fetchMore(fresh = false) {
       state.fetching = null;
     });
   return state.fetching;
+}
+
+function scheduleRecheck() {
+  if (state.recheckTimer || state.refused || state.stopped) return;
+  state.recheckTimer = setTimeout(() => {
+    state.recheckTimer = null;
+    state.exhausted = false;
+    maybePrefetch();
+  }, RECHECK_MS);
 }
 
 // Keep a whole batch queued behind the task on screen: the annotator never waits.
@@ -112,7 +129,9 @@ function render() {
     if (state.refused) {
       content.replaceChildren(el("div", "empty refused", state.refused));
     } else if (state.exhausted && !state.fetching) {
-      content.replaceChildren(el("div", "empty", "No tasks available."));
+      const empty = el("div", "empty", "No tasks available.");
+      empty.append(el("div", "empty-note", `Checking for more every ${RECHECK_MS / 1000} s.`));
+      content.replaceChildren(empty);
       flush();
     } else {
       content.replaceChildren(el("div", "empty", "Loading…"));
