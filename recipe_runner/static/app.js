@@ -6,6 +6,7 @@ import { setupHelp, showKeys, toggleHelp } from "./help.js";
 import { bindKeys, CardKeys } from "./keys.js";
 import { emit, installPageApi } from "./page-api.js";
 import { showHistory, showProgress, showRunInfo, showSaveState, showStats } from "./sidebar.js";
+import { labelColour, setLabelColours } from "./dom.js";
 import { el, LABEL_VIEWS, renderTask } from "./views.js";
 
 const params = new URLSearchParams(location.search);
@@ -201,7 +202,8 @@ function paintLabels() {
   bar.hidden = false;
   bar.replaceChildren();
   state.labels.forEach((label, i) => {
-    const button = el("button", `label-button c${i % 8}${i === state.labelIndex ? " active" : ""}`);
+    const active = i === state.labelIndex ? " active" : "";
+    const button = el("button", `label-button ${labelColour(label, state.labels)}${active}`);
     button.type = "button";
     const key = state.cardKeys.claim(label, () => viewContext.selectLabel(i));
     if (key) button.append(el("kbd", null, key));
@@ -381,6 +383,7 @@ async function start() {
   }
   const project = state.project;
   state.config = project.config || {};
+  setLabelColours(state.config.custom_theme);
   state.labels = project.labels && project.labels.length ? project.labels : ["ENTITY"];
   document.title = `${project.recipe} · ${project.dataset ?? "recipe-runner"}`;
   state.keys = project.keys || state.keys;
