@@ -59,19 +59,6 @@ def empty_counts() -> Counts:
 
 
 @dataclass
-class _Batch:
-    """A batch of answers between its checks and its save (see `receive_answers`)."""
-
-    scope: str
-    answers: list[Task]  # what is saved (after before_db)
-    claim_keys: list[int]  # the claims the save releases
-    keys: set[tuple[str, int]]  # (session, task hash) of the valid answers
-    errors: list[dict[str, Any]]
-    refused: list[dict[str, Any]]
-    invalid: list[dict[str, Any]]
-
-
-@dataclass
 class AnswerResult:
     """What the controller made of a batch of answers."""
 
@@ -156,7 +143,6 @@ class Controller:
         self._exclude_ids: list[int] = []
         self._answered_in_scope: dict[str, list[AnsweredIn]] = {}
         self._free_share = 1.0  # of the tasks recent claims looked at, the share they won
-        self._saving: set[tuple[str, int]] = set()  # (session, task hash) being saved
         # Claims use the dedup key: with exclude_by "input", one text is out once at a time.
         claim_key = self._key_name = INPUT_HASH if self.exclude_by == "input" else TASK_HASH
         # Teams (routing.py): with annotations_per_task or a task_router, who gets a task is
@@ -272,10 +258,7 @@ class Controller:
             out: list[Task] = []
             if fresh or session not in self._known_sessions:
                 self._known_sessions.add(session)
-                held = self.claims.outstanding(scope, session)
-                if self._saving:  # not those whose answers are being saved (a page reloaded)
-                    held = [t for t in held if (session, t[TASK_HASH]) not in self._saving]
-                out.extend(self._unanswered(scope, held))
+                out.extend(self._unanswered(scope, self.claims.outstanding(scope, session)))
             if len(out) < self.batch_size:
                 expired = self.claims.take_expired(
                     scope, session, self.batch_size - len(out), self.claim_timeout
@@ -519,95 +502,66 @@ class Controller:
         policy): their shape was checked when they were served, so only the verdict is."""
         with self._lock:
             self.start()
-            batch = self._take_answers(session, answers, served)
-            if not self.claims.saves_concurrently or self.routes is not None:
-                new = self._save(batch)
-                return self._count_saved(session, batch, new)
-            self._saving.update(batch.keys)
-        # Saved outside the lock (the store has a connection per thread): other requests of
-        # this process claim and count while this batch's round trip is on its way.
-        try:
-            new = self._save(batch)
-        finally:
-            with self._lock:
-                self._saving.difference_update(batch.keys)
-        with self._lock:
-            return self._count_saved(session, batch, new)
-
-    def _take_answers(self, session: str, answers: list[Any], served: bool) -> _Batch:
-        """The answers checked, validated, learned from and passed through `before_db`."""
-        now = int(time.time())
-        errors: list[dict[str, Any]] = []
-        refused: list[dict[str, Any]] = []
-        invalid: list[dict[str, Any]] = []
-        valid: list[Task] = []
-        validate = self.components.validate_answer
-        for index, received in enumerate(answers):
-            try:
-                answer = self._check_answer(session, received, now, served)
-            except AnswerError as err:
-                invalid.append(_refusal(index, received, str(err)))
-                refused.append(invalid[-1])
-                continue
-            if validate is not None:
+            now = int(time.time())
+            errors: list[dict[str, Any]] = []
+            refused: list[dict[str, Any]] = []
+            invalid: list[dict[str, Any]] = []
+            valid: list[Task] = []
+            validate = self.components.validate_answer
+            for index, received in enumerate(answers):
                 try:
-                    validate(answer)
-                except ValueError as err:
-                    errors.append({TASK_HASH: answer[TASK_HASH], "message": str(err)})
-                    refused.append(_refusal(index, answer, str(err)))
+                    answer = self._check_answer(session, received, now, served)
+                except AnswerError as err:
+                    invalid.append(_refusal(index, received, str(err)))
+                    refused.append(invalid[-1])
                     continue
-            valid.append(answer)
-        if self.components.update is not None and valid:
-            learn = self._not_stored_yet(session, valid)  # a retried batch trains once
-            if learn:
-                loss = self.components.update(learn)
-                if loss is not None:
-                    self._last_loss = float(loss)
-                    self._losses.append((self._run_answered + len(learn), float(loss)))
-                    self._update_forecast()
-        to_save = valid
-        if self.components.before_db is not None and valid:
-            to_save = self.components.before_db(valid)
-            if not isinstance(to_save, list):
-                raise AnswerError(
-                    f"Recipe '{self.recipe}': before_db must return the list of answers."
-                )
-        keys = [self._key(a) for a in valid]
-        saving = {(session, a[TASK_HASH]) for a in valid}
-        return _Batch(self._scope(session), to_save, keys, saving, errors, refused, invalid)
-
-    def _save(self, batch: _Batch) -> list[tuple[str, str]]:
-        # Saved with the release of their claims: one transaction where the claims are in
-        # the database (one commit per batch, and never a release without its answers).
-        new = self.claims.save(batch.answers, batch.scope, batch.claim_keys)
-        if self.routes is not None:
-            self.routes.settle(batch.claim_keys)
-        return new
-
-    def _count_saved(self, session: str, batch: _Batch, new: list[tuple[str, str]]) -> AnswerResult:
-        for row_session, verdict in new:
-            counts = self._dataset_counts.get(row_session)
-            if counts is None:
-                counts = self._dataset_counts[row_session] = empty_counts()
-            counts[verdict] = counts.get(verdict, 0) + 1
-            counts["total"] += 1
-            if verdict in ANSWERS:
-                self._dataset_total[verdict] += 1
-            self._dataset_total["total"] += 1
-            self._run_counts[row_session] = self._run_counts.get(row_session, 0) + 1
-        self._run_answered += len(new)
-        if new:
-            self._rate.add(len(new))
-        if self.components.progress is not None:
-            self._custom_progress[session] = self._call_progress(session)
-        return AnswerResult(
-            len(new),
-            self.progress(session),
-            self.stats(session),
-            batch.errors,
-            batch.refused,
-            batch.invalid,
-        )
+                if validate is not None:
+                    try:
+                        validate(answer)
+                    except ValueError as err:
+                        errors.append({TASK_HASH: answer[TASK_HASH], "message": str(err)})
+                        refused.append(_refusal(index, answer, str(err)))
+                        continue
+                valid.append(answer)
+            scope = self._scope(session)
+            if self.components.update is not None and valid:
+                learn = self._not_stored_yet(session, valid)  # a retried batch trains once
+                if learn:
+                    loss = self.components.update(learn)
+                    if loss is not None:
+                        self._last_loss = float(loss)
+                        self._losses.append((self._run_answered + len(learn), float(loss)))
+                        self._update_forecast()
+            to_save = valid
+            if self.components.before_db is not None and valid:
+                to_save = self.components.before_db(valid)
+                if not isinstance(to_save, list):
+                    raise AnswerError(
+                        f"Recipe '{self.recipe}': before_db must return the list of answers."
+                    )
+            # Saved with the release of their claims: one transaction where the claims are in
+            # the database (one commit per batch, and never a release without its answers).
+            new = self.claims.save(to_save, scope, [self._key(a) for a in valid])
+            if self.routes is not None:
+                self.routes.settle([self._key(a) for a in valid])
+            for row_session, verdict in new:
+                counts = self._dataset_counts.get(row_session)
+                if counts is None:
+                    counts = self._dataset_counts[row_session] = empty_counts()
+                counts[verdict] = counts.get(verdict, 0) + 1
+                counts["total"] += 1
+                if verdict in ANSWERS:
+                    self._dataset_total[verdict] += 1
+                self._dataset_total["total"] += 1
+                self._run_counts[row_session] = self._run_counts.get(row_session, 0) + 1
+            self._run_answered += len(new)
+            if new:
+                self._rate.add(len(new))
+            if self.components.progress is not None:
+                self._custom_progress[session] = self._call_progress(session)
+            return AnswerResult(
+                len(new), self.progress(session), self.stats(session), errors, refused, invalid
+            )
 
     def _update_forecast(self) -> None:
         """The loss-based progress and forecast, after each batch that `update` learned from;
@@ -659,11 +613,7 @@ class Controller:
         return answer
 
     def _not_stored_yet(self, session: str, answers: list[Task]) -> list[Task]:
-        """Those of `answers` not stored yet, nor being saved by another thread (a batch sent
-        again while its first request is still saving)."""
         stored = self.claims.saved_by(session, [a[TASK_HASH] for a in answers])
-        if self._saving:
-            stored |= {h for s, h in self._saving if s == session}
         return [a for a in answers if a[TASK_HASH] not in stored] if stored else answers
 
     # event hooks ----------------------------------------------------------------------------

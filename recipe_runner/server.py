@@ -278,22 +278,20 @@ class StoreTimeout(StoreUnavailable):
 
 
 class OffLoop:
-    """Runs blocking calls (the controller's) on worker threads of its own, in the order they
-    come, and waits for each `timeout` seconds at most: then StoreTimeout, and a call that has
-    not started by then never runs. A plain queue and threads rather than an executor: this is
+    """Runs blocking calls (the controller's) on a worker thread of its own, one at a time, and
+    waits for each `timeout` seconds at most: then StoreTimeout, and a call that has not
+    started by then never runs. A plain queue and one thread rather than an executor: this is
     on the path of every request, and each layer of futures costs server CPU per batch."""
 
-    def __init__(self, timeout: float | None, threads: int = 1) -> None:
+    def __init__(self, timeout: float | None) -> None:
         self.timeout = timeout
-        self.threads = threads
         self._jobs: SimpleQueue[Any] = SimpleQueue()
-        self._started = False
+        self._thread: threading.Thread | None = None
 
     async def __call__(self, fn: Callable[..., T], *args: Any) -> T:
-        if not self._started:
-            self._started = True
-            for _ in range(self.threads):
-                threading.Thread(target=self._work, name="rr-controller", daemon=True).start()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="rr-controller", daemon=True)
+            self._thread.start()
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[T] = loop.create_future()
         job = [loop, waiter, fn, args]  # emptied when the caller stops waiting
@@ -415,11 +413,10 @@ def make_app(
     # The controller's calls (and through them the database's) run on a thread of their own,
     # never on the event loop: a database that is locked or slow to answer holds up only the
     # requests that need it, and each of those for `db_settings.timeout` at most, then a 503.
-    # Static files and the page are answered meanwhile. One lock serialises the controller, so
-    # one thread, or two where a save runs outside that lock (see receive_answers): a batch's
-    # questions are then not held up by another's save.
+    # Static files and the page are answered meanwhile. One thread, since one lock serialises
+    # the controller anyway.
     timeout = controller.db.timeout if controller.db is not None else None
-    off_loop = OffLoop(timeout, threads=2 if controller.claims.saves_concurrently else 1)
+    off_loop = OffLoop(timeout)
     session_ids: dict[str | None, str] = {}  # the names seen, checked, and their ids
     allowed = config.get("allowed_sessions")
     allowed_names = None if allowed is None else frozenset(allowed)

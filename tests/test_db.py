@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -388,30 +387,3 @@ def test_two_connections_see_each_others_commits(db_url: str) -> None:
     finally:
         one.close()
         two.close()
-
-
-@pytest.mark.postgres
-def test_each_threads_connection_outlives_a_restart_of_its_backend(pg_url: str) -> None:
-    # The driver keeps a connection per thread; one may sit idle while the database ends every
-    # backend (a restart): its next statement must open a new one, not fail on the dead one.
-    db = Database(pg_url)
-    dataset = db.dataset_id("ds", create=True)
-    assert dataset is not None
-
-    def ask() -> int:
-        assert db.answered_hashes([dataset], [1, 2], "task") == set()
-        return int(db.driver._run("SELECT pg_backend_pid()", [])[0][0])  # type: ignore[attr-defined]
-
-    try:
-        with ThreadPoolExecutor(1) as one, ThreadPoolExecutor(1) as two:
-            first = [one.submit(ask).result(30), two.submit(ask).result(30)]
-            assert len(set(first)) == 2  # a connection each, kept by its thread
-            assert [one.submit(ask).result(30), two.submit(ask).result(30)] == first
-            with db.engine.connect() as conn:
-                for pid in first:
-                    conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
-            time.sleep(0.2)  # the backends are gone
-            again = [one.submit(ask).result(30), two.submit(ask).result(30)]
-        assert set(again).isdisjoint(first)
-    finally:
-        db.close()

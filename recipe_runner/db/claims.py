@@ -32,10 +32,6 @@ INPUT_HASH = "_input_hash"
 
 
 class ClaimStore(Protocol):
-    # Whether `save` may run while the same process claims on another thread (the claims and
-    # answers are only in the database, on a connection per thread).
-    saves_concurrently: bool
-
     # What the controller asks, once per batch.
     def claim_unanswered(
         self,
@@ -151,8 +147,6 @@ class MemoryClaims(_AskAnswers):
     """Claims for a single process. Holds only served, unanswered tasks. Without a database
     (a recipe with no dataset), a task counts as answered once it has been served."""
 
-    saves_concurrently = False  # a save releases claims held in this object
-
     def __init__(
         self, key: str = "_task_hash", db: Database | None = None, dataset: str | None = None
     ) -> None:
@@ -267,7 +261,6 @@ class DatabaseClaims(_AskAnswers):
         dataset_id = db.dataset_id(dataset, create=True)
         assert dataset_id is not None
         self.dataset_id = dataset_id
-        self.saves_concurrently = bool(db.driver.concurrent)
         # The statements, built once: SQLAlchemy then compiles each once and caches it.
         self._claim = insert_ignoring(db.engine, claims).returning(claims.c.task_hash)
         self._expired = (

@@ -19,10 +19,6 @@ T = TypeVar("T")
 
 
 class Driver(Protocol):
-    # Whether statements from several threads run at once (a connection per thread); else
-    # they take turns.
-    concurrent: bool
-
     def answered(
         self, dataset_ids: Sequence[int], hashes: Sequence[int], by: str, session: str | None
     ) -> set[int]:

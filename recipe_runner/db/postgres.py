@@ -1,4 +1,4 @@
-"""PostgreSQL's driver: each batch's statements on a psycopg connection per thread.
+"""PostgreSQL's driver: the statements of every batch on one psycopg connection: each a round trip.
 
 Where the time went on this path was round trips, not work: through SQLAlchemy a batch took a
 BEGIN, the dedup look-up, the claim, a second look-up, the COMMIT, then BEGIN, the insert, the
@@ -24,7 +24,6 @@ scans are off on this connection, whose statements all touch a few rows by key.
 
 from __future__ import annotations
 
-import select
 import struct
 import threading
 import time
@@ -225,38 +224,16 @@ def postgres_engine(url: str, timeout: float) -> Engine:
     return engine
 
 
-def _closed_by_server(conn: Any) -> bool:
-    """Whether an idle connection has something to read: the server closed it (restarted, or
-    the backend was ended) while it sat unused. One thread's connection may sit idle while
-    another's finds the database gone; without this, its next statement would fail too, once
-    the database is back. A poll, not a round trip."""
-    if conn.closed or conn.broken:
-        return True
-    try:
-        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
-
-
 class FastPostgres:
-    """PostgreSQL's driver (see driver.Driver): a psycopg connection per thread that uses it,
-    in autocommit, so that one thread's round trip never waits for another's."""
-
-    concurrent = True  # statements of several threads run at once, each on its own connection
+    """PostgreSQL's driver (see driver.Driver): one psycopg connection, in autocommit."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._local = threading.local()  # .conn: this thread's pool proxy (psycopg's inside)
-        self._opened: list[Any] = []  # every thread's proxy, for close()
-        self._lock = threading.Lock()  # guards _opened
+        self._conn: Any = None  # the pool's proxy; its driver_connection is psycopg's
+        self._lock = threading.Lock()
 
     def _connection(self) -> Any:
-        proxy = getattr(self._local, "conn", None)
-        if proxy is not None and _closed_by_server(proxy.driver_connection):
-            self._forget(proxy)
-            proxy = None
-        if proxy is None:
+        if self._conn is None:
             from psycopg.types.numeric import Int8BinaryDumper
 
             proxy = self._engine.raw_connection()
@@ -275,45 +252,35 @@ class FastPostgres:
             # (left to choose, PostgreSQL kept planning the claim at each batch, as a plan for
             # arrays of unknown length is costed higher than one for the batch at hand).
             driver.execute("SET plan_cache_mode = force_generic_plan")
-            self._local.conn = proxy
-            with self._lock:
-                self._opened.append(proxy)
-        return proxy.driver_connection
+            self._conn = proxy
+        return self._conn.driver_connection
 
     def _drop_connection(self) -> None:
         """After an error: a connection the server closed is never used again."""
-        proxy = getattr(self._local, "conn", None)
-        if proxy is not None:
+        if self._conn is not None:
             try:
-                broken = proxy.driver_connection.closed or proxy.driver_connection.broken
+                broken = self._conn.driver_connection.closed or self._conn.driver_connection.broken
             except Exception:
                 broken = True
             if broken:
-                self._forget(proxy)
-
-    def _forget(self, proxy: Any) -> None:
-        proxy.invalidate()  # its settings are this driver's: not for the pool
-        if getattr(self._local, "conn", None) is proxy:
-            self._local.conn = None
-        with self._lock:
-            if proxy in self._opened:
-                self._opened.remove(proxy)
+                self._conn.invalidate()
+                self._conn = None
 
     def close(self) -> None:
         with self._lock:
-            opened, self._opened = self._opened, []
-        for proxy in opened:
-            proxy.invalidate()
-        self._local = threading.local()
+            if self._conn is not None:
+                self._conn.invalidate()  # its settings are this driver's: not for the pool
+                self._conn = None
 
     def _run(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        try:
-            with self._connection().cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchall() if cursor.description is not None else []
-        except Exception:
-            self._drop_connection()
-            raise
+        with self._lock:
+            try:
+                with self._connection().cursor() as cursor:
+                    cursor.execute(sql, params)
+                    return cursor.fetchall() if cursor.description is not None else []
+            except Exception:
+                self._drop_connection()
+                raise
 
     def answered(
         self, dataset_ids: Sequence[int], hashes: Sequence[int], by: str, session: str | None
@@ -369,26 +336,27 @@ class FastPostgres:
         with the look-ups of answers committed while it ran, and releases the claims those
         answers made late; the statement's rows and the keys still won."""
         checks = [where for where in answered if where.dataset_ids]
-        try:
-            conn = self._connection()
-            cursors = [conn.cursor() for _ in range(len(checks) + 1)]
-            with conn.pipeline():
-                conn.execute(_CLAIM_WITHOUT_FLUSH)
-                cursors[0].execute(claim, params)
-                for cursor, where in zip(cursors[1:], checks, strict=True):
-                    check: list[Any] = [BigInts(where.dataset_ids), keys]
-                    if where.session is not None:
-                        check.append(where.session)
-                    cursor.execute(_answered_sql(column, where.session is not None), check)
-            rows = cursors[0].fetchall()
-            late: set[int] = set()
-            for cursor in cursors[1:]:
-                late |= {row[0] for row in cursor.fetchall()}
-            for cursor in cursors:
-                cursor.close()
-        except Exception:
-            self._drop_connection()
-            raise
+        with self._lock:
+            try:
+                conn = self._connection()
+                cursors = [conn.cursor() for _ in range(len(checks) + 1)]
+                with conn.pipeline():
+                    conn.execute(_CLAIM_WITHOUT_FLUSH)
+                    cursors[0].execute(claim, params)
+                    for cursor, where in zip(cursors[1:], checks, strict=True):
+                        check: list[Any] = [BigInts(where.dataset_ids), keys]
+                        if where.session is not None:
+                            check.append(where.session)
+                        cursor.execute(_answered_sql(column, where.session is not None), check)
+                rows = cursors[0].fetchall()
+                late: set[int] = set()
+                for cursor in cursors[1:]:
+                    late |= {row[0] for row in cursor.fetchall()}
+                for cursor in cursors:
+                    cursor.close()
+            except Exception:
+                self._drop_connection()
+                raise
         won = {row[0] for row in rows if row[0] is not None}
         late &= won
         if late:  # rare: answered by another process while this claim was made

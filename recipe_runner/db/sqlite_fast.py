@@ -143,8 +143,6 @@ class Checkpointer:
 class FastSQLite:
     """SQLite's driver (see driver.Driver): one DBAPI connection of the engine's pool."""
 
-    concurrent = False  # one connection: each statement waits for the one before
-
     def __init__(self, engine: Engine, checkpoint: bool = True) -> None:
         self._engine = engine
         self._conn: Any = None
