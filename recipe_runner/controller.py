@@ -163,8 +163,10 @@ class Controller:
         self.claims: ClaimStore = open_claims(self.db, self.dataset, claim_key, shared)
         self._check_exclude()
         source = self._source
-        # (A bare source has no steps to spare: the claims skip its answered tasks.)
-        if source not in (None, self.stream) and self.db is not None and self.exclude_by == "input":
+        # (A bare source has no steps to spare: the claims skip its answered tasks. A step
+        # `apply` added in place is one.)
+        skips = self.db is not None and self.exclude_by == "input"
+        if skips and source is not None and (source is not self.stream or source.has_steps):
             source.skip_done = self._skip_done
 
     # lifecycle ------------------------------------------------------------------------------

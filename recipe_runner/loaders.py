@@ -58,11 +58,22 @@ class Stream:
         # those still to do, before any recipe step (a model) sees them.
         self.skip_done: Callable[[list[Task]], list[Task]] | None = None
         self.one_per_input = parent is None  # each task read gives one task with its input
+        # Functions `apply` added in place, run in order over what the source yields (after
+        # `skip_done`, so they never meet a task already answered).
+        self._steps: list[Callable[[Iterator[Task]], Iterable[Task]]] = []
 
     def __iter__(self) -> Iterator[Task]:
+        tasks = self._factory()
         if self.skip_done is not None:
-            return _skipping(self._factory(), self.skip_done)
-        return self._factory()
+            tasks = _skipping(tasks, self.skip_done)
+        for step in self._steps:
+            tasks = iter(step(tasks))
+        return tasks
+
+    @property
+    def has_steps(self) -> bool:
+        """Whether `apply` changed this stream in place."""
+        return bool(self._steps)
 
     def __len__(self) -> int:
         if self._length is None:
@@ -96,10 +107,37 @@ class Stream:
         child.one_per_input = self.one_per_input
         return child
 
-    def apply(self, func: Callable[[Iterator[Task]], Iterator[Task]]) -> Stream:
-        """A stream of `func(tasks)`, which must yield one task for each task it reads, with
-        its input (for example through spaCy's `nlp.pipe`); the length is kept. Tasks already
-        answered are left out before `func` sees them, where the run deduplicates by input."""
+    def apply(self, func: Callable[..., Iterable[Task]], *args: Any, **kwargs: Any) -> Stream:
+        """Run `func` over the stream's tasks from now on, in place (as Prodigy's
+        `Stream.apply`), and return the stream, so both `stream.apply(func)` and
+        `stream = stream.apply(func)` work.
+
+        `func` gets the tasks where `args` / `kwargs` name this stream (as in
+        `stream.apply(add_tokens, nlp=nlp, stream=stream)`), else as its first argument.
+        It must yield one task for each task it reads, with its input (for example through
+        spaCy's `nlp.pipe`): the length is kept, except for a function marked
+        `changes_length` (`split_sentences`, `split_spans`). Tasks already answered are left
+        out before `func` sees them, where the run deduplicates by input."""
+        named = any(a is self for a in args) or any(v is self for v in kwargs.values())
+
+        def step(tasks: Iterator[Task]) -> Iterable[Task]:
+            if not named:
+                return func(tasks, *args, **kwargs)
+            call_args = [tasks if a is self else a for a in args]
+            call_kwargs = {k: tasks if v is self else v for k, v in kwargs.items()}
+            return func(*call_args, **call_kwargs)
+
+        self._steps.append(step)
+        self.shape_checked = False  # func may change the tasks
+        if getattr(func, "changes_length", False):
+            self._length = None
+            self._cached_length = None
+            self.one_per_input = False
+        return self
+
+    def derive(self, func: Callable[[Iterator[Task]], Iterator[Task]]) -> Stream:
+        """A new stream of `func(tasks)`, leaving this one as it is; like `apply`, `func` must
+        yield one task for each task it reads, and the length is kept."""
 
         def factory() -> Iterator[Task]:
             return func(iter(self))

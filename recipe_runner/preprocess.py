@@ -23,7 +23,7 @@ def _chain(stream: Iterable[Task], step: Step, same_length: bool) -> Iterable[Ta
     """`step` over the stream; a `Stream` stays one (with its length when `step` keeps it)."""
     if isinstance(stream, Stream):
         if same_length:
-            return stream.apply(step)
+            return stream.derive(step)  # the caller's stream stays as it was
         return Stream(lambda: step(iter(stream)), parent=stream)
     return step(iter(stream))
 
@@ -156,6 +156,11 @@ def split_spans(stream: Iterable[Task]) -> Iterable[Task]:
                 yield set_hashes(out)
 
     return _chain(stream, split, same_length=False)
+
+
+# `Stream.apply` drops the length it knew for these: they make more or fewer tasks.
+split_sentences.changes_length = True  # type: ignore[attr-defined]
+split_spans.changes_length = True  # type: ignore[attr-defined]
 
 
 def add_labels_to_stream(stream: Iterable[Task], labels: list[str]) -> Iterable[Task]:

@@ -37,7 +37,7 @@ def get_stream(
     if rehash:
         stream = stream.map(lambda task: set_hashes(task, overwrite=True))
     if dedup:
-        stream = stream.apply(_dedup)
+        stream = stream.derive(_dedup)  # a Stream given as the source stays as it was
     return stream
 
 

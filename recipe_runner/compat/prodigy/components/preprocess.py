@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from wasabi import msg
+
 from recipe_runner import add_label_options, add_labels_to_stream, split_spans
 from recipe_runner import add_tokens as _add_tokens
 from recipe_runner import split_sentences as _split_sentences
@@ -14,6 +16,7 @@ __all__ = [
     "add_labels_to_stream",
     "add_tokens",
     "make_raw_doc",
+    "msg",
     "split_sentences",
     "split_spans",
 ]
@@ -40,6 +43,9 @@ def split_sentences(
     return _split_sentences(
         nlp, stream, min_length=min_length if min_length > 0 else None, batch_size=batch_size
     )
+
+
+split_sentences.changes_length = True  # type: ignore[attr-defined]
 
 
 def make_raw_doc(nlp: Any, task: dict[str, Any]) -> Any:
