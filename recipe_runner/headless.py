@@ -19,7 +19,7 @@ from .errors import AnswerError
 from .hashing import TASK_HASH
 from .policies import resolve_policy
 from .progress import ProgressInfo
-from .runner import Notify, find_recipe, notify_stderr, prepare_run
+from .runner import NothingToServe, Notify, find_recipe, notify_stderr, prepare_run
 from .views import prefill, prefills
 
 
@@ -38,6 +38,7 @@ class HeadlessSummary:
     skipped_lines: int = 0
     skipped_tasks: int = 0  # tasks of the recipe's stream never served for their shape
     refused: dict[str, int] = field(default_factory=dict)  # validate_answer's reason -> answers
+    nothing_to_serve: bool = False  # the recipe returned None: it did its work itself
 
     @property
     def failed(self) -> bool:
@@ -45,6 +46,8 @@ class HeadlessSummary:
         return bool(self.refused)
 
     def line(self) -> str:
+        if self.nothing_to_serve:
+            return f"{self.recipe}: the recipe returned no components, nothing to serve."
         parts = ", ".join(f"{self.counts.get(k, 0)} {k}" for k in ("accept", "reject", "ignore"))
         where = f"dataset '{self.dataset}'" if self.dataset else "no dataset (nothing saved)"
         text = (
@@ -116,7 +119,10 @@ def run_headless(
         from .recipe_args import parse_recipe_args
 
         kwargs = {**parse_recipe_args(found, argv), **kwargs}
-    run = prepare_run(found, args, kwargs, cli_config=cli_config, notify=notify)
+    try:
+        run = prepare_run(found, args, kwargs, cli_config=cli_config, notify=notify)
+    except NothingToServe:
+        return HeadlessSummary(found.name, None, "", nothing_to_serve=True)
     controller = run.controller
     try:
         return _drive(controller, policy, show_progress)

@@ -33,6 +33,14 @@ class Run:
     config: Config
 
 
+class NothingToServe(Exception):
+    """The recipe returned None: it did its work when called, and a run ends there."""
+
+    def __init__(self, recipe: str) -> None:
+        super().__init__(f"Recipe '{recipe}' returned no components: nothing to serve.")
+        self.recipe = recipe
+
+
 def find_recipe(
     recipe: str | Callable[..., Any],
     files: Sequence[str | Path] = (),
@@ -113,12 +121,15 @@ def prepare_run(
 ) -> Run:
     """Call the recipe, check its components, merge the config, open the database.
     `before_open(config)` runs before the database is opened and the dataset created: what
-    fails there (a port in use) leaves nothing behind."""
+    fails there (a port in use) leaves nothing behind. `NothingToServe` when the recipe returned
+    None: it did its work itself (wrote a file, filled a dataset)."""
     # Imported here: `rr recipes` and `rr plugins` need this module but not the database.
     from .controller import Controller
     from .db import connect
 
     value = recipe.func(*args, **(kwargs or {}))
+    if value is None:  # as Prodigy, which runs such a recipe and exits
+        raise NothingToServe(recipe.name)
     components = check_components(recipe.name, value)
     config = load_config(components.config, cli_config)
     for warning in config.warnings:

@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import RecipeRunnerError
 from .recipes import Recipe
-from .runner import Notify, notify_stderr, prepare_run
+from .runner import NothingToServe, Notify, notify_stderr, prepare_run
 
 
 def serve(
@@ -37,14 +37,18 @@ def serve(
         listening.append(bind(config["host"], config["port"]))
 
     try:
-        run = prepare_run(
-            recipe,
-            kwargs=kwargs,
-            cli_config=cli_config,
-            shared_claims=True,
-            notify=notify,
-            before_open=listen,
-        )
+        try:
+            run = prepare_run(
+                recipe,
+                kwargs=kwargs,
+                cli_config=cli_config,
+                shared_claims=True,
+                notify=notify,
+                before_open=listen,
+            )
+        except NothingToServe as done:
+            notify(str(done))
+            return
         controller = run.controller
         try:
             from .guard import exposure_warning

@@ -74,18 +74,20 @@ PRODIGY_NAMES = {
     "components.loaders": ["JSONL", "JSON", "CSV", "TXT", "get_stream"],
     "components.preprocess": [
         "add_tokens", "split_sentences", "split_spans", "add_label_options", "add_labels_to_stream",
-        "make_raw_doc",
+        "make_raw_doc", "msg",
     ],
-    "components.sorters": ["prefer_uncertain", "prefer_high_scores", "prefer_low_scores"],
+    "components.sorters": [
+        "prefer_uncertain", "prefer_high_scores", "prefer_low_scores", "Probability",
+    ],
     "components.stream": ["get_stream"],
     "components.db": ["connect", "Database"],
     "models.textcat": ["TextClassifier", "infer_exclusive"],
     "models.ner": ["EntityRecognizer"],
     "models.matcher": ["PatternMatcher"],
-    "util": ["split_string", "set_hashes", "combine_models", "log"],
+    "util": ["split_string", "get_labels", "set_hashes", "combine_models", "log", "msg"],
     "core": ["Arg", "Controller", "recipe"],
     "types": ["TaskType", "StreamType"],
-    "protocols": ["Model", "ControllerProtocol"],
+    "protocols": ["Model", "ControllerProtocol", "ControllerComponentsDict"],
 }  # fmt: skip
 
 

@@ -7,9 +7,10 @@ docs/migrating-from-prodigy.md."""
 
 from __future__ import annotations
 
-from recipe_runner import get_stream, recipe, set_hashes, split_string
+from recipe_runner import recipe, set_hashes, split_string
 
 from . import components, core, models, protocols, types, util
+from .components.stream import get_stream
 from .util import log
 
 # The argument annotations older Prodigy recipes share:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from recipe_runner import CSV, JSON, JSONL, TXT, get_stream
+from recipe_runner import CSV, JSON, JSONL, TXT
+
+from .stream import get_stream
 
 __all__ = ["CSV", "JSON", "JSONL", "TXT", "get_stream"]
