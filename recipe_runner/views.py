@@ -17,6 +17,7 @@ REQUIRED_INPUT: dict[str, tuple[str, ...]] = {
     "choice": ("text", "html", "options"),
     "ner": ("text",),
     "ner_manual": ("text",),
+    "spans": ("text",),  # read-only, as `ner`, but overlapping spans all show
     "spans_manual": ("text",),
     "html": ("html",),
     "text_input": (),

@@ -233,6 +233,38 @@ def test_spans_manual_overlapping_and_nested_spans_each_visible_and_removable(
     assert all(text[s["start"] : s["end"]] for s in rows[0]["spans"])
 
 
+@recipe("news.error_review")
+def news_error_review(n: int = 1) -> dict[str, Any]:
+    """Spans to look at (Prodigy's read-only `spans` view, as other/error_analysis.py of its
+    recipes uses it): two nested over the first words, above a comment field."""
+    tasks = []
+    for task in news(n):
+        first, second = task["text"].split(" ")[:2]
+        both = len(first) + 1 + len(second)
+        spans = [
+            {"start": 0, "end": both, "label": "ORG"},
+            {"start": 0, "end": len(first), "label": "PERSON"},
+        ]
+        tasks.append({"text": task["text"], "spans": spans})
+    blocks = [{"view_id": "spans"}, {"view_id": "text_input"}]
+    return {"dataset": "sp", "stream": tasks, "view_id": "blocks", "config": {"blocks": blocks}}
+
+
+def test_the_read_only_spans_view_shows_overlapping_spans_and_keeps_them(
+    open_view: Any,
+) -> None:
+    with live_server(news_error_review, {"n": 1}) as server:
+        page = open_view(server)
+        assert sorted(tags(page)) == ["ORG", "PERSON"]  # both visible, none removable
+        assert uncovered(page, "#content .span-tag")
+        page.click("#content .span-tag:text('ORG')")
+        page.click("#content .token[data-i='0']")
+        assert sorted(tags(page)) == ["ORG", "PERSON"]
+        page.keyboard.press("a")
+        rows = wait_for_rows(server, 1)
+    assert sorted(s["label"] for s in rows[0]["spans"]) == ["ORG", "PERSON"]
+
+
 def test_labels_take_the_colours_of_the_theme(open_view: Any) -> None:
     theme = {"labels": {"ORG": "#123456", "TOPIC": "rgb(10, 200, 30)"}}
     with live_server(news_spans, {"n": 1, "custom_theme": theme}) as server:

@@ -35,7 +35,7 @@ def stored(dataset: str) -> list[dict[str, Any]]:
 
 
 # views and blocks -----------------------------------------------------------------------------
-@pytest.mark.parametrize("view", ["blocks", "text_input", "spans_manual"])
+@pytest.mark.parametrize("view", ["blocks", "text_input", "spans_manual", "spans"])
 def test_the_new_views_are_known(view: str) -> None:
     assert check_components("r", {"stream": [], "view_id": view}).view_id == view
 
@@ -63,6 +63,12 @@ def test_blocks_without_config_blocks_is_an_error_naming_the_key() -> None:
 def test_a_bad_block_is_an_error_naming_it(blocks: list[Any], message: str) -> None:
     with pytest.raises(RecipeError, match=message):
         run_headless(news_blocks, dataset="x", blocks=blocks, show_progress=False)
+
+
+def test_prodigys_read_only_spans_view_is_a_block() -> None:
+    blocks = [{"view_id": "spans"}, {"view_id": "text_input"}]
+    summary = run_headless(news_blocks, dataset="sp", n=2, blocks=blocks, show_progress=False)
+    assert summary.saved == 2
 
 
 @pytest.mark.parametrize(

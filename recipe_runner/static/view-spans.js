@@ -23,9 +23,20 @@ function assignLanes(spans) {
 }
 
 export function spansManualView(task, ctx) {
+  return spanLanes(task, ctx, true);
+}
+
+// The spans view (Prodigy's read-only one): the same lanes, so overlapping spans all show, and
+// nothing to click.
+export function spansView(task, ctx) {
+  return spanLanes(task, ctx, false);
+}
+
+function spanLanes(task, ctx, editable) {
   const tokens = prepareTokens(task);
   const node = el("div", "task-text tokens spans");
   let clicked = null; // the span the last single click made
+  let selection = null; // the mouse selection (an editable view's)
 
   // The lanes under token i (gap: under the gap after it, where a span goes on past it).
   function lanesAt(i, gap, lanes) {
@@ -34,13 +45,17 @@ export function spansManualView(task, ctx) {
     task.spans.forEach((span, s) => {
       if (span.token_start > i || span.token_end < (gap ? i + 1 : i)) return;
       const bar = el("i", `bar ${labelColour(span.label, ctx.labels)}`);
-      bar.dataset.s = String(s);
-      bar.title = `${span.label}: click to remove`;
+      if (editable) {
+        bar.dataset.s = String(s);
+        bar.title = `${span.label}: click to remove`;
+      }
       cells[lanes.lane[s]].append(bar);
       if (!gap && span.token_start === i) {
-        const tag = el("span", "span-tag", `${span.label} ×`);
-        tag.dataset.s = String(s);
-        tag.title = `${span.label}: click to remove`;
+        const tag = el("span", "span-tag", editable ? `${span.label} ×` : span.label);
+        if (editable) {
+          tag.dataset.s = String(s);
+          tag.title = `${span.label}: click to remove`;
+        }
         cells[lanes.lane[s]].append(tag);
       }
     });
@@ -53,7 +68,7 @@ export function spansManualView(task, ctx) {
     node.replaceChildren();
     for (let i = 0; i < tokens.length; i++) {
       const word = el("span", "st");
-      word.append(tokenNode(i, tokens, selection.anchor), lanesAt(i, false, lanes));
+      word.append(tokenNode(i, tokens, selection && selection.anchor), lanesAt(i, false, lanes));
       node.append(word);
       const gap = gapAfter(task, tokens, i);
       if (!gap) continue;
@@ -63,7 +78,11 @@ export function spansManualView(task, ctx) {
     }
   }
 
-  const selection = tokenSelection(node, {
+  if (!editable) {
+    paint();
+    return { node };
+  }
+  selection = tokenSelection(node, {
     other(event) {
       const hit = event.target.closest && event.target.closest("[data-s]");
       if (!hit || !node.contains(hit)) return false;

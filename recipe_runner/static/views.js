@@ -6,7 +6,7 @@ import { el, kbd, labelColour } from "./dom.js";
 import { renderTemplate } from "./template.js";
 import { gapAfter, prepareTokens, tokenNode, tokenSelection } from "./tokens.js";
 import { blocksView } from "./view-blocks.js";
-import { spansManualView } from "./view-spans.js";
+import { spansManualView, spansView } from "./view-spans.js";
 import { textInputView } from "./view-text-input.js";
 import { reviewView } from "./view-review.js";
 
@@ -174,6 +174,7 @@ const VIEWS = {
   choice: choiceView,
   ner: nerView,
   ner_manual: nerManualView,
+  spans: spansView,
   spans_manual: spansManualView,
   html: htmlView,
   text_input: textInputView,
