@@ -155,6 +155,8 @@ def run_one(data: DataSet, order: str, seed: int, work: Path) -> dict[str, Any]:
             answered += len(answers)
             if args.trace:
                 trace.append(batch_trace(nlp, data.label, answers, probe, before, test, answered))
+                # the squared errors on this batch's probe answers, before learning from them
+                trace[-1]["probes"] = list(getattr(update.__self__, "last", []))  # type: ignore[attr-defined]
             forecast = result.progress.forecast
             shown = (forecast.remaining, forecast.low, forecast.high) if forecast else None
             progress.append((answered, result.progress.progress, shown))
