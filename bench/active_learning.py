@@ -22,7 +22,8 @@ Both orders run the same recipe, the same model and the same updates; only the o
 
 Usage: python bench/active_learning.py [--seeds 10] [--data sms,github]
 Two processes, then one report: --data sms --dump a.json; --data github --dump b.json;
---load a.json,b.json. With --trace, the dump also keeps what each batch showed (the loss `update`
+--load a.json,b.json (the runs of one data set may come from several files, e.g. seeds 0-4 and
+--first-seed 5). With --trace, the dump also keeps what each batch showed (the loss `update`
 returned, how far the update moved the scores of a sample of source texts, held-out loss and
 F1), to study the progress estimate offline.
 """
@@ -529,7 +530,9 @@ def main() -> None:
     if args.load:  # runs made earlier (e.g. one process per data set), reported together
         for path in args.load.split(","):
             loaded = json.loads(Path(path).read_text(encoding="utf-8"))
-            results.update(loaded["results"])
+            for key, by_order in loaded["results"].items():  # one data set's seeds may be split
+                for order, runs in by_order.items():
+                    results.setdefault(key, {}).setdefault(order, []).extend(runs)
             started -= loaded["seconds"]
             if "load" in loaded:
                 LOADS.append(loaded["load"])
