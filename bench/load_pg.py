@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -101,9 +102,15 @@ def postgres_setup(
         return found
 
     xact = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :name"
+    proxy = None
     try:
         xacts_before = stat(xact)[0][0]
         env = {"RR_DB_URL": pg_url}
+        if opts.db_latency:
+            proxy, port = start_proxy(opts.url, opts.db_latency)
+            env["RR_DB_URL"] = urlunsplit(
+                urlsplit(pg_url)._replace(netloc=f"postgres@127.0.0.1:{port}")
+            )
         label = f"PostgreSQL, {processes} processes"
         if before is not None:
             env["PYTHONPATH"] = before
@@ -112,10 +119,25 @@ def postgres_setup(
         time.sleep(1.5)  # backends report their counts as they exit, at most a second late
         row["xacts"] = (stat(xact)[0][0] - xacts_before) / max(row["answers"] / 10, 1)
     finally:
+        if proxy is not None:
+            proxy.kill()
+            proxy.wait()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     return row
+
+
+def start_proxy(url: str, delay_ms: float) -> tuple[subprocess.Popen[str], int]:
+    """bench/latency_proxy.py in front of the PostgreSQL server of `url`: (process, its port)."""
+    parts = urlsplit(url)
+    script = Path(__file__).resolve().parent / "latency_proxy.py"
+    args = [parts.hostname or "127.0.0.1", str(parts.port or 5432), str(delay_ms)]
+    proxy = subprocess.Popen(
+        [sys.executable, str(script), *args], stdout=subprocess.PIPE, text=True
+    )
+    assert proxy.stdout is not None
+    return proxy, int(proxy.stdout.readline())
 
 
 def sqlite_setup(opts: argparse.Namespace) -> dict[str, Any]:
@@ -148,6 +170,13 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("RR_TEST_POSTGRES_URL") or DEFAULT_PG)
     parser.add_argument("--label", default="", help="a name for this run's section")
     parser.add_argument("--before", help="a source tree of an earlier version to compare")
+    parser.add_argument(
+        "--db-latency",
+        type=float,
+        default=0,
+        help="ms added each way between the servers and PostgreSQL (bench/latency_proxy.py): "
+        "a database on another machine",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     opts = parser.parse_args()
     runs: dict[str, list[dict[str, Any]]] = {"sqlite": [], "pg": [], "before": []}
@@ -174,6 +203,21 @@ def line(row: dict[str, Any]) -> str:
         f"{row['db_cpu_ms']:.3f}; transactions per batch {row['xacts']:.1f}; lost {row['lost']}, "
         f"duplicated {row['duplicates']}, tasks in two sessions {row['shared']}, "
         f"errors {row['errors']}"
+    )
+
+
+def targets(pg: dict[str, Any], sqlite: dict[str, Any], worst: float) -> str:
+    """The issue's targets for PostgreSQL, each against this run's figures."""
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "missed"
+
+    return (
+        f"Targets: worst p99 at most 15 ms: {worst:.1f} ms ({mark(worst <= 15)}); server CPU "
+        f"at most 0.2 ms per answer: {pg['cpu_ms']:.3f} ({mark(pg['cpu_ms'] <= 0.2)}); "
+        f"answers/s at least SQLite's: {pg['rate']:.0f} against {sqlite['rate']:.0f} "
+        f"({mark(pg['rate'] >= sqlite['rate'])}); nothing lost, duplicated or served twice "
+        f"({mark(pg['lost'] + pg['duplicates'] + pg['shared'] == 0)})."
     )
 
 
@@ -205,20 +249,30 @@ def write(rows: list[dict[str, Any]], opts: argparse.Namespace) -> None:
             f"{pg['db_cpu_ms'] / old['db_cpu_ms']:.2f}x, transactions per batch "
             f"{old['xacts']:.1f} -> {pg['xacts']:.1f}."
         )
+    latency = f" --db-latency {opts.db_latency:g}" if opts.db_latency else ""
+    proxied = (
+        f" (the servers reach PostgreSQL through bench/latency_proxy.py, {opts.db_latency:g} ms "
+        "added each way, as for a database on another machine)"
+        if opts.db_latency
+        else ""
+    )
     body = (
         f"`python bench/load_pg.py --seconds {opts.seconds:g} --annotators {opts.annotators} "
-        f"--processes {opts.processes} --rounds {opts.rounds}`: {opts.annotators} annotators, "
+        f"--processes {opts.processes} --rounds {opts.rounds}{latency}`: {opts.annotators} "
+        "annotators, "
         f"{opts.seconds:g} s per setup, think time 0 to {opts.think:g} s between batches of 10; "
         f"client (httpx, async, {min(opts.annotators, opts.clients)} processes), servers and "
-        "PostgreSQL on the same 2-core machine (shared with other work) and loopback. The two "
-        f"setups alternate, {opts.rounds} rounds; each figure is the median over the rounds "
-        "(the checks are summed).\n\n"
+        f"PostgreSQL on the same 2-core machine (shared with other work) and loopback{proxied}. "
+        f"The two setups alternate, {opts.rounds} rounds; each figure is the median over the "
+        "rounds (the checks are summed).\n\n"
         + head
         + "\n".join(lines)
         + f"\n\n**PostgreSQL with {opts.processes} processes / SQLite with 1: answers/s "
         f"{pg['rate'] / sqlite['rate']:.2f}x, worst p99 "
         f"{worst[pg['label']] / worst[sqlite['label']]:.2f}x, server CPU per answer "
-        f"{pg['cpu_ms'] / sqlite['cpu_ms']:.2f}x.**{against} Lost, duplicated and "
+        f"{pg['cpu_ms'] / sqlite['cpu_ms']:.2f}x.**{against}\n\n"
+        + targets(pg, sqlite, worst[pg["label"]])
+        + "\n\nLost, duplicated and "
         "tasks-in-two-sessions must all be 0: the processes share one stream through the "
         "claims table. Server CPU is the sum over the server processes; PostgreSQL's is that "
         "of its backends serving them.\n"

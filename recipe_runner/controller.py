@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import math
 import threading
 import time
 from collections import deque
@@ -45,6 +46,12 @@ MAX_READ_PER_REQUEST = 500
 # further ahead each round that wins little, up to this many, so that passing N such tasks costs
 # some N / READ_AHEAD round trips to the store rather than N / batch_size.
 READ_AHEAD = 1000
+# Server processes sharing one stream meet at its front: each finds part of what it reads
+# claimed by the others. A claim's first read is sized by the share of free tasks its recent
+# claims found (a moving average, this weight for the newest), with this margin, so that one
+# round trip to the store usually finds a batch.
+FREE_WEIGHT = 0.3
+FREE_MARGIN = 1.5
 
 
 def empty_counts() -> Counts:
@@ -135,6 +142,7 @@ class Controller:
         self._dedup_ids: list[int] = []
         self._exclude_ids: list[int] = []
         self._answered_in_scope: dict[str, list[AnsweredIn]] = {}
+        self._free_share = 1.0  # of the tasks recent claims looked at, the share they won
         # Claims use the dedup key: with exclude_by "input", one text is out once at a time.
         claim_key = self._key_name = INPUT_HASH if self.exclude_by == "input" else TASK_HASH
         # Teams (routing.py): with annotations_per_task or a task_router, who gets a task is
@@ -257,7 +265,8 @@ class Controller:
                 )
                 out.extend(self._unanswered(scope, expired))
             pulled: list[Task] = []  # read from the stream by this call and not claimed yet
-            ahead = 0  # tasks to read in the next round, when more than those wanted
+            # Tasks to read in the next round, when more than those wanted.
+            ahead = self._first_read(self.batch_size - len(out))
             try:
                 while len(out) < self.batch_size:
                     wanted = self.batch_size - len(out)
@@ -279,6 +288,13 @@ class Controller:
                 self._give_back(session, pulled)
                 raise
             return out
+
+    def _first_read(self, wanted: int) -> int:
+        """Tasks to read for a claim of `wanted`: more than wanted when recent claims found
+        part of what they read taken by other processes."""
+        if self._free_share >= 0.9:
+            return wanted
+        return min(READ_AHEAD, math.ceil(FREE_MARGIN * wanted / max(self._free_share, 0.05)))
 
     def _scope(self, session: str) -> str:
         return session if self.overlap or self.routes is not None else ""
@@ -385,6 +401,9 @@ class Controller:
         won, looked = self.claims.claim_first(
             scope, session, tasks, self.claim_timeout, answered, wanted
         )
+        if looked:
+            share = len(won) / looked
+            self._free_share += FREE_WEIGHT * (share - self._free_share)
         if looked < len(tasks):
             # The rest of the chunk, from the first task not looked at, is read again next.
             first = self._key(tasks[looked])

@@ -25,6 +25,9 @@ THEME = {
     "mediumText": "--medium-text",
     "smallText": "--small-text",
 }
+# custom_theme "labels": {LABEL: colour}: the page gives the label the class lc<i>, i being its
+# place in that map (static/dom.js), and the stylesheet gives the class its colour.
+LABEL_CLASS = "lc"
 # Nothing in a value may end the declaration or the rule it is written into.
 UNSAFE = re.compile(r"[;{}<>]|/\*")
 
@@ -49,6 +52,19 @@ def _declarations(styles: dict[str, Any], where: str) -> list[str]:
     return out
 
 
+def _label_rules(colours: Any) -> list[str]:
+    """The rules of custom_theme "labels" (Prodigy's form): a colour per label."""
+    if not isinstance(colours, dict):
+        raise ConfigError(
+            "Config 'custom_theme.labels' maps each label to a colour, "
+            'e.g. {"PERSON": "#ffd882"}.'
+        )
+    return [
+        f".{LABEL_CLASS}{i} {{ background: {_value(colour, f'custom_theme.labels.{label}')}; }}"
+        for i, (label, colour) in enumerate(colours.items())
+    ]
+
+
 def recipe_css(config: dict[str, Any]) -> str:
     """The stylesheet of config `custom_theme`, `card_css` and `global_css` ("" without them).
     A theme key the page does not know is a ConfigError with the closest one."""
@@ -57,12 +73,17 @@ def recipe_css(config: dict[str, Any]) -> str:
     if theme:
         lines = []
         for key, value in theme.items():
+            if key == "labels":
+                parts.extend(_label_rules(value))
+                continue
             if key not in THEME:
-                hint = closest(str(key), list(THEME))
-                more = f" Did you mean '{hint[0]}'?" if hint else f" Use: {', '.join(THEME)}."
+                hint = closest(str(key), [*THEME, "labels"])
+                known = [*THEME, "labels"]
+                more = f" Did you mean '{hint[0]}'?" if hint else f" Use: {', '.join(known)}."
                 raise ConfigError(f"Config 'custom_theme': unknown key {key!r}.{more}")
             lines.append(f"  {THEME[key]}: {_value(value, f'custom_theme.{key}')};")
-        parts.append(":root {\n" + "\n".join(lines) + "\n}")
+        if lines:
+            parts.insert(0, ":root {\n" + "\n".join(lines) + "\n}")
     card = config.get("card_css")
     if isinstance(card, dict) and card:
         parts.append("#card {\n" + "\n".join(_declarations(card, "card_css")) + "\n}")

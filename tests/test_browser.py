@@ -165,7 +165,7 @@ def test_progress_bar_shows_percent_and_reaches_100(open_page: Any) -> None:
         press(page, "x" * 17)
         # The last two answers (under a batch) go out when no tasks are left.
         wait_for_progress(page, "100%")
-        assert shown_text(page) == "No tasks available."
+        assert shown_text(page).splitlines()[0] == "No tasks available."
         assert len(server.answers()) == 22
 
 
@@ -445,3 +445,28 @@ def test_each_keypress_shows_the_next_task_before_anything_else_runs(open_page: 
     assert keys == {"pressed": 50, "shown": 50, "deferred": 0, "loading": 0}
     assert len(set(texts)) == 50
     assert len(rows) == 50
+
+
+def test_a_session_that_found_nothing_asks_again_and_gets_tasks_others_left(
+    open_page: Any,
+) -> None:
+    # Session a holds all three tasks and goes quiet; once its claims expire, the page of
+    # session b, which found nothing, finds them on its own, without a reload.
+    config = {"n": 3, "batch_size": 10, "claim_timeout": 1}
+    with live_server(count_mark, config) as server:
+        first = open_page(server, "a")
+        assert shown_text(first) == "task 0"  # a holds all three
+        second = open_page(server, "b")
+        second.clock.install()
+        second.reload()
+        second.wait_for_selector("#content .empty")
+        assert shown_text(second).splitlines() == [
+            "No tasks available.",
+            "Checking for more every 30 s.",
+        ]
+        time.sleep(1.2)  # a's claims expire
+        second.clock.run_for(29_000)
+        assert second.locator("#content .task-text").count() == 0  # not before 30 s
+        second.clock.run_for(2_000)
+        second.wait_for_selector("#content .task-text")
+        assert shown_text(second) in {"task 0", "task 1", "task 2"}

@@ -233,6 +233,26 @@ def test_spans_manual_overlapping_and_nested_spans_each_visible_and_removable(
     assert all(text[s["start"] : s["end"]] for s in rows[0]["spans"])
 
 
+def test_labels_take_the_colours_of_the_theme(open_view: Any) -> None:
+    theme = {"labels": {"ORG": "#123456", "TOPIC": "rgb(10, 200, 30)"}}
+    with live_server(news_spans, {"n": 1, "custom_theme": theme}) as server:
+        page = open_view(server)
+        drag(page, 0, 1)
+        page.keyboard.press("2")  # ORG
+        drag(page, 3, 4)
+        page.keyboard.press("1")  # PERSON: no colour of its own
+        colour = "(node) => getComputedStyle(node).backgroundColor"
+        bars = page.locator("#content .lanes .bar")
+        found = {bars.nth(i).evaluate(colour) for i in range(bars.count())}
+        assert found == {"rgb(18, 52, 86)", "rgb(255, 224, 138)"}  # ORG's, and the first class's
+        buttons = page.locator(".label-button")
+        assert [buttons.nth(i).evaluate(colour) for i in range(3)] == [
+            "rgb(255, 224, 138)",
+            "rgb(18, 52, 86)",
+            "rgb(10, 200, 30)",
+        ]
+
+
 @recipe("accents.spans")
 def accents_spans() -> dict[str, Any]:
     return {

@@ -349,3 +349,28 @@ def test_a_file_with_a_task_twice_serves_it_once(opened: Opened, tmp_path: Path)
     served = drain(ctrl, ["ds-a"])["ds-a"]
     assert served == [t["text"] for t in texts(20)]
     assert len(stored(opened.db())) == 20
+
+
+def test_processes_at_one_front_claim_a_batch_in_one_round_trip(opened: Opened) -> None:
+    # Two processes serving one stream in turns: each finds half of what it reads claimed by
+    # the other, and sizes its reads to that share rather than losing a race every batch.
+    stream = texts(1_000)
+    dbs = [opened.db(), opened.db()]
+    ctrls = [opened.controller(stream, shared=True, batch_size=10, db=db) for db in dbs]
+    counted = []
+    for ctrl, db in zip(ctrls, dbs, strict=True):
+        ctrl.start()
+        counted.append(CountedDriver(db.driver))
+        db.driver = counted[-1]
+    served: list[str] = []
+    for turn in range(40):
+        ctrl = ctrls[turn % 2]
+        batch = ctrl.get_questions(f"ds-{turn % 2}")
+        assert len(batch) == 10
+        served.extend(t["text"] for t in batch)
+        answer_all(ctrl, f"ds-{turn % 2}", batch)
+    assert len(set(served)) == 400
+    # Each process's last 10 batches: one claim each, after the first few turns.
+    for calls in counted:
+        batches = " ".join(calls.names).split("save")[-11:-1]
+        assert [b.split() for b in batches] == [["claim_first"]] * 10, calls.names

@@ -265,6 +265,12 @@ def test_theme_keys_are_checked() -> None:
         load_config({"custom_theme": {"bgCard": "red; } body { display: none"}})
     with pytest.raises(ConfigError, match="without braces"):
         load_config({"card_css": "color: red } body {"})
+    with pytest.raises(ConfigError, match="maps each label to a colour"):
+        load_config({"custom_theme": {"labels": ["PERSON"]}})
+    with pytest.raises(ConfigError, match=r"custom_theme\.labels\.ORG.*is not a CSS value"):
+        load_config({"custom_theme": {"labels": {"ORG": "red } body { x: y"}}})
+    labels = recipe_css({"custom_theme": {"labels": {"ORG": "#123456", "PERSON": "gold"}}})
+    assert labels == ".lc0 { background: #123456; }\n.lc1 { background: gold; }\n"
     css = recipe_css({"custom_theme": {"cardMaxWidth": 900.5}, "card_css": "color: red"})
     assert ":root {\n  --card-max-width: 900.5px;\n}" in css
     assert "#card {\n  color: red\n}" in css

@@ -6,6 +6,7 @@ import { setupHelp, showKeys, toggleHelp } from "./help.js";
 import { bindKeys, CardKeys } from "./keys.js";
 import { emit, installPageApi } from "./page-api.js";
 import { showHistory, showProgress, showRunInfo, showSaveState, showStats } from "./sidebar.js";
+import { labelColour, setLabelColours } from "./dom.js";
 import { el, LABEL_VIEWS, renderTask } from "./views.js";
 
 const params = new URLSearchParams(location.search);
@@ -36,10 +37,14 @@ const state = {
   failing: false,
   answeredOnce: false,
   retryTimer: null,
+  recheckTimer: null, // asks again after a batch with nothing new (see RECHECK_MS)
   refused: null, // why the server refuses this session (403), shown instead of tasks
 };
 
 const batchSize = () => state.config.batch_size || 10;
+// A session that finds nothing left asks again now and then: tasks that other sessions left
+// unanswered come back once their claims expire, and routed tasks open up as others answer.
+const RECHECK_MS = 30000;
 
 // fetching tasks -------------------------------------------------------------------------------
 function fetchMore(fresh = false) {
@@ -54,8 +59,12 @@ function fetchMore(fresh = false) {
         state.queue.push(task);
         added += 1;
       }
-      // An empty batch (or one of nothing new) means the stream is done for this session.
-      if (added === 0) state.exhausted = true;
+      // An empty batch (or one of nothing new) means the stream is done for this session,
+      // for now.
+      if (added === 0) {
+        state.exhausted = true;
+        scheduleRecheck();
+      }
       if (!state.answeredOnce) showProgress(reply.progress, reply.forecast);
       api.sessionId = reply.session;
     })
@@ -79,6 +88,15 @@ function fetchMore(fresh = false) {
       state.fetching = null;
     });
   return state.fetching;
+}
+
+function scheduleRecheck() {
+  if (state.recheckTimer || state.refused || state.stopped) return;
+  state.recheckTimer = setTimeout(() => {
+    state.recheckTimer = null;
+    state.exhausted = false;
+    maybePrefetch();
+  }, RECHECK_MS);
 }
 
 // Keep a whole batch queued behind the task on screen: the annotator never waits.
@@ -112,7 +130,9 @@ function render() {
     if (state.refused) {
       content.replaceChildren(el("div", "empty refused", state.refused));
     } else if (state.exhausted && !state.fetching) {
-      content.replaceChildren(el("div", "empty", "No tasks available."));
+      const empty = el("div", "empty", "No tasks available.");
+      empty.append(el("div", "empty-note", `Checking for more every ${RECHECK_MS / 1000} s.`));
+      content.replaceChildren(empty);
       flush();
     } else {
       content.replaceChildren(el("div", "empty", "Loading…"));
@@ -182,7 +202,8 @@ function paintLabels() {
   bar.hidden = false;
   bar.replaceChildren();
   state.labels.forEach((label, i) => {
-    const button = el("button", `label-button c${i % 8}${i === state.labelIndex ? " active" : ""}`);
+    const active = i === state.labelIndex ? " active" : "";
+    const button = el("button", `label-button ${labelColour(label, state.labels)}${active}`);
     button.type = "button";
     const key = state.cardKeys.claim(label, () => viewContext.selectLabel(i));
     if (key) button.append(el("kbd", null, key));
@@ -362,6 +383,7 @@ async function start() {
   }
   const project = state.project;
   state.config = project.config || {};
+  setLabelColours(state.config.custom_theme);
   state.labels = project.labels && project.labels.length ? project.labels : ["ENTITY"];
   document.title = `${project.recipe} · ${project.dataset ?? "recipe-runner"}`;
   state.keys = project.keys || state.keys;
