@@ -1,7 +1,8 @@
 """Where a progress estimate says 95%, replayed offline on recorded active-learning runs.
 
-Record the runs once (each batch's loss as `update` returned it, how far the update moved the
-scores of 200 source texts, the held-out loss and F1):
+Record the runs once (each batch's loss as `update` returned it, the squared errors of the
+batch's probe answers, how far the update moved the scores of 200 source texts, the held-out loss
+and F1):
 
     python bench/active_learning.py --data github --seeds 6 --trace --dump gh.json
     python bench/active_learning.py --data sms --seeds 4 --trace --dump sms.json
@@ -90,7 +91,7 @@ def drop_share(curve: Points, share: float) -> int:
 
 
 CANDIDATES: list[tuple[str, str, Estimate]] = [
-    ("loss `update` returns, the estimate as it is", "loss", estimate_from_losses),
+    ("loss `update` returns (on probes), the estimate as it is", "loss", estimate_from_losses),
     ("score shift, recent < 0.4 x its mean", "change", ratio_rule(0.4)),
     ("score shift, recent < 0.6 x its mean since a quarter", "change", ratio_rule(0.6, since=0.25)),
 ]

@@ -10,17 +10,21 @@ from dataclasses import dataclass
 MIN_POINTS = 5  # loss points needed before the regression says anything
 FLAT_POINTS = 10  # points needed before a loss that is not falling counts as "done"
 WINDOW = 200  # points fitted at most (the most recent), to bound the cost per batch
-DONE = 0.01  # the curve has flattened when 99% of its fitted drop is behind
-CONFIRM = 5  # batches the curve must stay flat past that point before progress says 1
+DONE = 0.05  # the curve has flattened when 95% of its fitted drop is behind
+# ... and has stayed flat for this share of the answers it took to get there. A learning curve's
+# tail is longer than an exponential's: on recorded textcat.teach runs (bench/progress_study.py),
+# a share of 0 or 0.25 said 95% well before held-out F1 stopped rising on SMS spam.
+STRETCH = 0.5
 GRID = 48  # time constants tried
 MIN_TAU_STEPS = 3  # the shortest time constant fitted, in batches
 # A loss that stops falling means "done" only once it has come down to this share of its early
-# level: the loss of batches chosen as the most uncertain stays high (each such answer is a
-# near coin-flip for the model) for as long as there are uncertain texts left, and must not
-# read as a model that has stopped learning.
-LOW = 0.5
+# level: a model whose loss has not come down has not learned, and must not read as done.
+LOW = 0.75
 NOT_YET = 0.9  # the most progress shows while the loss is still at its early level
 BAND_F = 5.0  # covers the true end about 4 times in 5 on noisy synthetic decays (measured)
+# Progress divides by the latest end among the fits nearly as good as the best (this narrower
+# band): one noisy stretch of flat losses must not make a short time constant say "done".
+PROGRESS_BAND_F = 0.5
 
 
 @dataclass(frozen=True)
@@ -59,23 +63,24 @@ class LossFit:
     # The range of `end()` over the time constants the points can't tell from the best one.
     end_low: float | None = None
     end_high: float | None = None
+    # The latest end within the narrower PROGRESS_BAND_F, which progress divides by.
+    end_likely: float | None = None
 
     def end(self) -> float | None:
-        """Answers at which the loss reaches zero, or the curve flattens, whichever is first;
-        None when the loss is not falling. A flattening counts once the curve has stayed flat
-        for CONFIRM more batches: a model's loss often drops fast on its first batches, and one
-        early fit must not say "done" for good."""
-        return _end(self.floor, self.drop, self.tau, self.first, self.step)
+        """Answers at which the loss reaches zero, or the curve flattens (95% of its drop behind),
+        whichever is first, stretched by STRETCH (what the fit says must hold for that long: a
+        near-zero loss on noisy points often fits a line to zero); None when the loss is not
+        falling."""
+        return _end(self.floor, self.drop, self.tau, self.first)
 
 
-def _end(floor: float, drop: float, tau: float, first: float, step: float) -> float | None:
+def _end(floor: float, drop: float, tau: float, first: float) -> float | None:
     if drop <= 0:
         return None
-    flat = first + tau * math.log(1 / DONE) + CONFIRM * step
+    flat = tau * math.log(1 / DONE)
     if floor < 0:
-        zero = first + tau * math.log(drop / -floor)
-        return max(min(flat, zero), 1e-9)
-    return flat
+        flat = min(flat, tau * math.log(drop / -floor))  # where the loss reaches zero
+    return first + max(flat, 1e-9) * (1 + STRETCH)
 
 
 def fit_losses(points: list[tuple[int, float]]) -> LossFit | None:
@@ -123,14 +128,17 @@ def fit_losses(points: list[tuple[int, float]]) -> LossFit | None:
     # A profile-likelihood band: the fits whose error is within what noise alone would add
     # (an F test with one parameter, its level widened to what covers about 80% in practice),
     # and the ends they predict.
-    allowed = sse * (1 + BAND_F / max(1, len(xs) - 3))
-    found = [_end(f, d, t, xs[0], step) for e, f, d, t in fits if e <= allowed]
-    ends = [e for e in found if e is not None]
-    best = _end(floor, drop, tau, xs[0], step)
-    if best is not None:
-        ends.append(best)
+    best = _end(floor, drop, tau, xs[0])
+
+    def band(level: float) -> list[float]:
+        allowed = sse * (1 + level / max(1, len(xs) - 3))
+        found = [_end(f, d, t, xs[0]) for e, f, d, t in fits if e <= allowed]
+        return [e for e in [*found, best] if e is not None]
+
+    ends = band(BAND_F)
     low, high = (min(ends), max(ends)) if ends else (None, None)
-    return LossFit(floor, drop, tau, xs[0], xs[-1], step, low, high)
+    likely = max(band(PROGRESS_BAND_F), default=None)
+    return LossFit(floor, drop, tau, xs[0], xs[-1], step, low, high, likely)
 
 
 def _fit_tau(
@@ -153,13 +161,16 @@ def estimate_from_losses(points: list[tuple[int, float]]) -> float | None:
     """Progress in [0, 1] from (answers so far, loss) points, or None until there is enough data.
 
     Fits the loss curve (`fit_losses`) and predicts the number of answers at which the loss
-    reaches zero or the curve flattens; progress is answers so far / that number. A loss that
-    has stopped falling means the model has learned what it can from this stream: progress 1.
+    reaches zero or the curve flattens (`LossFit.end`); progress is answers so far / that number,
+    taking the latest end among the fits nearly as good as the best. A loss that has stopped
+    falling means the model has learned what it can from this stream: progress 1.
     """
     fit = fit_losses(points)
     if fit is None:
         return None
-    end = fit.end()
+    # When the best fit is not falling, a falling fit nearly as good may still be: noise can
+    # make a curve that is still coming down look flat, or rising, for a few batches.
+    end = max(fit.end() or 0.0, fit.end_likely or 0.0) or None
     down = _came_down(points)
     if end is None:
         return 1.0 if len(points) >= FLAT_POINTS and down else None
@@ -180,7 +191,7 @@ def forecast_from_losses(points: list[tuple[int, float]]) -> Forecast | None:
     fit = fit_losses(points)
     if fit is None:
         return None
-    end = fit.end()
+    end = fit.end() or fit.end_likely  # a falling fit nearly as good, as for progress
     if end is None:
         if len(points) >= FLAT_POINTS and _came_down(points):
             return Forecast(0, 0, 0)

@@ -452,19 +452,22 @@ def test_a_session_that_found_nothing_asks_again_and_gets_tasks_others_left(
 ) -> None:
     # Session a holds all three tasks and goes quiet; once its claims expire, the page of
     # session b, which found nothing, finds them on its own, without a reload.
-    config = {"n": 3, "batch_size": 10, "claim_timeout": 1}
+    timeout = 6  # long enough for b's page to load and find nothing on a loaded machine
+    config = {"n": 3, "batch_size": 10, "claim_timeout": timeout}
     with live_server(count_mark, config) as server:
         first = open_page(server, "a")
+        claimed = time.monotonic()
         assert shown_text(first) == "task 0"  # a holds all three
         second = open_page(server, "b")
         second.clock.install()
         second.reload()
         second.wait_for_selector("#content .empty")
+        assert time.monotonic() - claimed < timeout, "b's page loaded after a's claims expired"
         assert shown_text(second).splitlines() == [
             "No tasks available.",
             "Checking for more every 30 s.",
         ]
-        time.sleep(1.2)  # a's claims expire
+        time.sleep(max(0.0, claimed + timeout + 0.2 - time.monotonic()))  # a's claims expire
         second.clock.run_for(29_000)
         assert second.locator("#content .task-text").count() == 0  # not before 30 s
         second.clock.run_for(2_000)

@@ -75,7 +75,9 @@ def test_textcat_teach_scores_learns_and_ignores_ignore(tmp_path: Path) -> None:
     ignored = [{**t, "answer": "ignore"} for t in first]
     assert update(ignored) is None
     assert weights(nlp, "textcat_multilabel") == before
-    loss = update(answer_all(first, gold))
+    second = list(islice(it, 10))
+    check_scores(second)
+    loss = update(answer_all(second, gold))
     assert isinstance(loss, float) and loss > 0
     assert weights(nlp, "textcat_multilabel") != before
     check_scores(list(islice(it, 10)))
@@ -154,6 +156,70 @@ def test_a_new_classifier_is_asked_in_source_order_first(tmp_path: Path) -> None
     again = textcat_teach("spam2", str(tmp_path / "trained"), str(source), label=["SPAM"])
     first = [t["text"] for t in serve_and_learn(again, gold, 2)]
     assert first != texts[:20]
+
+
+def test_textcat_teach_asks_one_question_in_probe_every_at_random(tmp_path: Path) -> None:
+    from rr_spacy_recipes.textcat import PROBE_EVERY, WARMUP
+
+    source, gold = write_sms(tmp_path, 600)
+    comps = textcat_teach("spam", "blank:en", str(source), label=["SPAM"])
+    probes = comps["update"].__self__
+    it = iter(comps["stream"])
+    marked: list[bool] = []
+    for _ in range(WARMUP // 10 + 20):
+        batch = list(islice(it, 10))
+        marked += [probes.is_probe(t) for t in batch]  # before the answers clear the marks
+        comps["update"](answer_all(batch, gold))
+    assert all(marked[:WARMUP])  # the warm-up is asked in source order: every answer a probe
+    after = marked[WARMUP:]
+    assert sum(after) == len(after) // PROBE_EVERY
+    assert not probes._keys  # answered probes are forgotten
+
+
+def scored_errors(probes: Any, answers: list[Task]) -> list[float]:
+    scores = probes.model.predict([a["text"] for a in answers])
+    pairs = zip(answers, scores, strict=True)
+    return [(s["SPAM"] - float(a["answer"] == "accept")) ** 2 for a, s in pairs]
+
+
+def test_the_loss_textcat_teach_returns_is_on_probes_before_learning(tmp_path: Path) -> None:
+    from rr_spacy_recipes.textcat import PROBE_WINDOW
+
+    source, gold = write_sms(tmp_path, 200)
+    comps = textcat_teach("spam", "blank:en", str(source), label=["SPAM"], seed=2)
+    probes = comps["update"].__self__
+    tasks = answer_all(take(comps["stream"], 30), gold)  # warm-up: all probes
+    first = scored_errors(probes, tasks[:10])
+    assert comps["update"](tasks[:10]) == pytest.approx(sum(first) / 10)
+    # After learning, the same answers score differently: the loss was taken before.
+    assert scored_errors(probes, tasks[:10]) != pytest.approx(first)
+    # Only probes count, ignored ones neither count nor train; the loss is over the latest
+    # PROBE_WINDOW probe answers.
+    batch = [dict(t) for t in tasks[10:20]]
+    probes._keys.discard((batch[0]["text"], "SPAM"))  # not a probe
+    batch[1]["answer"] = "ignore"
+    second = scored_errors(probes, batch[2:])
+    loss = comps["update"](batch)
+    window = (first + second)[-PROBE_WINDOW:]
+    assert loss == pytest.approx(sum(window) / len(window))
+    # A batch with no probe learns, but says nothing new about the loss.
+    nlp = probes.nlp
+    before = weights(nlp, "textcat_multilabel")
+    for task in tasks[20:]:
+        probes._keys.discard((task["text"], "SPAM"))
+    assert comps["update"](tasks[20:]) is None
+    assert weights(nlp, "textcat_multilabel") != before
+
+
+def test_in_source_order_every_answer_is_a_probe(tmp_path: Path) -> None:
+    source, gold = write_sms(tmp_path, 100)
+    comps = textcat_teach("spam", "blank:en", str(source), label=["SPAM"], order="source")
+    probes = comps["update"].__self__
+    it = iter(comps["stream"])
+    for _ in range(3):
+        batch = answer_all(list(islice(it, 10)), gold)
+        errors = scored_errors(probes, batch)
+        assert comps["update"](batch) == pytest.approx(sum(errors) / len(errors))
 
 
 def test_textcat_teach_through_the_cli_with_a_gold_policy(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from collections import deque
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -14,7 +16,6 @@ from recipe_runner import (
     Stream,
     TextClassifier,
     batches,
-    combine_models,
     get_stream,
     load_pipeline,
     prefer_uncertain,
@@ -36,6 +37,14 @@ WARMUP = 40
 # Texts the uncertainty pool reads per question served: scoring a bag of words is cheap, and a
 # wider choice finds more of a rare label sooner.
 READ_AHEAD = 10
+# Progress comes from the loss `update` returns. The loss of questions the model chose as its
+# most uncertain stays near its first level for as long as uncertain texts are left, whatever the
+# model has learned; the loss on questions it did not choose (probes: the warm-up, then 1 question
+# in PROBE_EVERY drawn at random from the texts read) is an unbiased estimate of its loss on new
+# texts, measured before it learns from them (they are learned from like the others).
+PROBE_EVERY = 10
+PROBE_WINDOW = 10  # probe answers the returned loss averages (the most recent)
+PROBE_RESERVE = 200  # texts set aside for probes at most (an endless stream stays bounded)
 
 
 @recipe("textcat.teach")
@@ -84,6 +93,7 @@ def textcat_teach(
         matcher = PatternMatcher(nlp, label_span=False, label_task=True, filter_labels=labels)
         matcher.from_disk(patterns)
     source_stream = get_stream(source, loader)
+    probes = Probes(model, every_answer=order == "source")
 
     def scored() -> Iterator[tuple[float, Task]]:
         for group in batches(source_stream, SCORE_BATCH):
@@ -112,8 +122,34 @@ def textcat_teach(
     def sorted_stream() -> Iterator[Task]:
         if order == "source":
             return (task for _, task in scored())
-        return prefer_uncertain(
-            scored(),
+        warmup = WARMUP if model.new else 0
+        reserve: list[Task] = []  # questions set aside, served at random as probes
+        rng = random.Random(seed)
+
+        def read() -> Iterator[tuple[float, Task]]:
+            for index, (score, task) in enumerate(scored()):
+                if index < warmup:
+                    probes.mark(task)  # the warm-up is asked in source order: probes too
+                elif len(reserve) < PROBE_RESERVE and rng.random() < 1 / PROBE_EVERY:
+                    reserve.append(task)
+                    continue
+                yield score, task
+
+        def probe() -> Task:
+            task = reserve.pop(rng.randrange(len(reserve)))
+            rescore([task])  # its score as the model stands now
+            return probes.mark(task)
+
+        def with_probes(chosen: Iterator[Task]) -> Iterator[Task]:
+            for served, task in enumerate(chosen, start=1):
+                yield task
+                if served > warmup and (served - warmup) % (PROBE_EVERY - 1) == 0 and reserve:
+                    yield probe()
+            while reserve:
+                yield probe()
+
+        return with_probes(prefer_uncertain(
+            read(),
             algorithm,
             rescore=rescore,
             seed=seed,
@@ -124,18 +160,69 @@ def textcat_teach(
             # this one are learned from, so choosing a whole batch at once would choose it
             # with a model one batch behind. Scores are kept until the model learns again.
             rescore_every=1,
-        )
+        ))  # fmt: skip
 
     length = None if matcher is not None else (lambda: len(source_stream) * len(labels))
     stream = Stream(sorted_stream, length, parent=source_stream)
-    update = combine_models(model, matcher)[1] if matcher is not None else model.update
+    update = probes.update
+    if matcher is not None:
+        # The patterns' scores learn too; progress follows the classifier's loss on probes.
+        def update(answers: list[Task]) -> float | None:
+            loss = probes.update(answers)
+            matcher.update(answers)
+            return loss
+
     return {
         "dataset": dataset,  # where the answers go
         "stream": stream,  # one question per text and label, most uncertain first
         "view_id": "classification",  # the text with the label to accept or reject
-        "update": update,  # learns from accept / reject, returns the loss
+        "update": update,  # learns from accept / reject, returns the loss on probes
         "config": {"labels": labels},
     }
+
+
+class Probes:
+    """The classifier's loss on answers to questions it did not choose (probes), each measured
+    before it learns from it: an unbiased estimate of its loss on texts it has not seen, which
+    the loss of the questions it chose as the most uncertain is not."""
+
+    def __init__(self, model: TextClassifier, every_answer: bool = False) -> None:
+        self.model = model
+        self.nlp = model.nlp
+        self.every_answer = every_answer  # questions in source order: every one is a probe
+        self._keys: set[tuple[str, str]] = set()
+        self.recent: deque[float] = deque(maxlen=PROBE_WINDOW)
+        self.last: list[float] = []  # the squared errors of the last batch's probes
+
+    def mark(self, task: Task) -> Task:
+        self._keys.add(_probe_key(task))
+        return task
+
+    def is_probe(self, task: Task) -> bool:
+        return self.every_answer or _probe_key(task) in self._keys
+
+    def update(self, answers: list[Task]) -> float | None:
+        """Learn from the batch (accept / reject only); return the mean squared error of the
+        classifier's scores on the latest PROBE_WINDOW probe answers, each scored before it was
+        learned from (None when the batch holds no probe answer)."""
+        found = [a for a in answers if a.get("answer") in ("accept", "reject") and self.is_probe(a)]
+        found = [a for a in found if a.get("label") in self.model.labels and a.get("text")]
+        scores = self.model.predict([a["text"] for a in found]) if found else []
+        self.last = [
+            (s[a["label"]] - float(a["answer"] == "accept")) ** 2
+            for a, s in zip(found, scores, strict=True)
+        ]
+        self.recent.extend(self.last)
+        for answer in answers:
+            self._keys.discard(_probe_key(answer))
+        self.model.update(answers)
+        if not self.last:
+            return None  # no new probe: nothing new to say about the loss on unseen texts
+        return sum(self.recent) / len(self.recent)
+
+
+def _probe_key(task: Task) -> tuple[str, str]:
+    return (str(task.get("text", "")), str(task.get("label", "")))
 
 
 def require_labels(recipe: str, label: list[str] | None) -> list[str]:
