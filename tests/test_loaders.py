@@ -237,3 +237,22 @@ def test_jsonl_corners_are_read_as_the_standard_library_reads_them(tmp_path: Pat
     assert repr(tasks) == repr(expected)  # repr: NaN == NaN, and int 1 != float 1.0
     assert [type(t.get("n")) for t in tasks] == [type(t.get("n")) for t in expected]
     assert len(get_stream(path)) == len(CORNERS)
+
+
+def test_distinct_keys_are_counted_in_the_collected_buffer() -> None:
+    from recipe_runner.loaders import KeyCounter
+
+    tasks = [{"text": t} for t in ["b", "a", "c", "a", "b"]]
+    repeated = KeyCounter("input")
+    for task in tasks:
+        repeated.add(task)
+    keys = repeated.distinct()
+    assert repeated.count == 5 and len(keys) == 3 and list(keys) == sorted(set(keys))
+    once = KeyCounter("input")
+    for task in tasks[:3]:
+        once.add(task)
+    keys = once.distinct()
+    assert list(keys) == sorted(keys) and len(set(keys)) == 3
+    # No repeats: the sorted keys are the collected buffer itself, not a copy (8 bytes a task
+    # once, for a source of millions).
+    assert keys.base.obj is once._keys
