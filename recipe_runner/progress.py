@@ -191,7 +191,9 @@ def forecast_from_losses(points: list[tuple[int, float]]) -> Forecast | None:
     fit = fit_losses(points)
     if fit is None:
         return None
-    end = fit.end() or fit.end_likely  # a falling fit nearly as good, as for progress
+    # The end progress divides by (the latest among the fits nearly as good as the best), so
+    # that the answers left and the percentage shown beside them tell the same story.
+    end = max(fit.end() or 0.0, fit.end_likely or 0.0) or None
     if end is None:
         if len(points) >= FLAT_POINTS and _came_down(points):
             return Forecast(0, 0, 0)

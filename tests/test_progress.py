@@ -123,7 +123,10 @@ def test_forecast_of_a_decay_counts_the_answers_to_its_end_with_a_range() -> Non
         assert fit is not None and forecast is not None
         end = fit.end()
         assert end is not None
-        assert forecast.remaining == round(end - 200)
+        assert forecast.remaining == round(max(end, fit.end_likely or 0.0) - 200)
+        # The answers left and the percentage shown beside them tell the same story.
+        progress = estimate_from_losses(points)
+        assert progress is not None and abs(200 / progress - 200 - forecast.remaining) <= 1
         assert forecast.low <= forecast.remaining <= forecast.high
         covered += forecast.low <= true_left <= forecast.high
         widths.append(forecast.high - forecast.low)
