@@ -459,6 +459,8 @@ def test_a_session_that_found_nothing_asks_again_and_gets_tasks_others_left(
         claimed = time.monotonic()
         assert shown_text(first) == "task 0"  # a holds all three
         second = open_page(server, "b")
+        asked: list[str] = []
+        second.on("request", lambda r: asked.append(r.url) if "api/questions" in r.url else None)
         second.clock.install()
         second.reload()
         second.wait_for_selector("#content .empty")
@@ -467,9 +469,15 @@ def test_a_session_that_found_nothing_asks_again_and_gets_tasks_others_left(
             "No tasks available.",
             "Checking for more every 30 s.",
         ]
+        # An installed fake clock still follows real time: stop it while a's claims expire, so
+        # that the seconds spent waiting do not count towards b's 30 s.
+        second.clock.pause_at(second.evaluate("Date.now()") + 50)
         time.sleep(max(0.0, claimed + timeout + 0.2 - time.monotonic()))  # a's claims expire
-        second.clock.run_for(29_000)
-        assert second.locator("#content .task-text").count() == 0  # not before 30 s
-        second.clock.run_for(2_000)
+        asked_before = len(asked)
+        second.clock.run_for(28_000)
+        second.wait_for_timeout(500)  # real time: a request the timer sent would show by now
+        assert len(asked) == asked_before  # not before 30 s
+        assert second.locator("#content .task-text").count() == 0
+        second.clock.run_for(3_000)
         second.wait_for_selector("#content .task-text")
         assert shown_text(second) in {"task 0", "task 1", "task 2"}
