@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import srsly
 from rr_spacy_recipes.ner import ner_correct, ner_teach
+from rr_spacy_recipes.probes import probe_key
 from rr_spacy_recipes.textcat import textcat_correct, textcat_teach
 from typer.testing import CliRunner
 
@@ -159,7 +160,8 @@ def test_a_new_classifier_is_asked_in_source_order_first(tmp_path: Path) -> None
 
 
 def test_textcat_teach_asks_one_question_in_probe_every_at_random(tmp_path: Path) -> None:
-    from rr_spacy_recipes.textcat import PROBE_EVERY, WARMUP
+    from rr_spacy_recipes.probes import PROBE_EVERY
+    from rr_spacy_recipes.textcat import WARMUP
 
     source, gold = write_sms(tmp_path, 600)
     comps = textcat_teach("spam", "blank:en", str(source), label=["SPAM"])
@@ -183,7 +185,7 @@ def scored_errors(probes: Any, answers: list[Task]) -> list[float]:
 
 
 def test_the_loss_textcat_teach_returns_is_on_probes_before_learning(tmp_path: Path) -> None:
-    from rr_spacy_recipes.textcat import PROBE_WINDOW
+    from rr_spacy_recipes.probes import PROBE_WINDOW
 
     source, gold = write_sms(tmp_path, 200)
     comps = textcat_teach("spam", "blank:en", str(source), label=["SPAM"], seed=2)
@@ -196,7 +198,7 @@ def test_the_loss_textcat_teach_returns_is_on_probes_before_learning(tmp_path: P
     # Only probes count, ignored ones neither count nor train; the loss is over the latest
     # PROBE_WINDOW probe answers.
     batch = [dict(t) for t in tasks[10:20]]
-    probes._keys.discard((batch[0]["text"], "SPAM"))  # not a probe
+    probes._keys.discard(probe_key(batch[0]))  # not a probe
     batch[1]["answer"] = "ignore"
     second = scored_errors(probes, batch[2:])
     loss = comps["update"](batch)
@@ -206,7 +208,7 @@ def test_the_loss_textcat_teach_returns_is_on_probes_before_learning(tmp_path: P
     nlp = probes.nlp
     before = weights(nlp, "textcat_multilabel")
     for task in tasks[20:]:
-        probes._keys.discard((task["text"], "SPAM"))
+        probes._keys.discard(probe_key(task))
     assert comps["update"](tasks[20:]) is None
     assert weights(nlp, "textcat_multilabel") != before
 
@@ -399,15 +401,21 @@ def test_ner_teach_one_scored_span_per_task_and_learning(ner_model: Path, wnut: 
         assert span["label"] in ("person", "location")
         assert task["text"][span["start"] : span["end"]].strip()
     update = comps["update"]
-    nlp = update.__self__.nlp
+    probes = update.__self__
+    nlp = probes.nlp
     before = weights(nlp, "spancat")
-    assert update([{**t, "answer": "ignore"} for t in tasks]) is None
+    assert update([{**t, "answer": "ignore"} for t in tasks[:5]]) is None
     assert weights(nlp, "spancat") == before
     answered = answer_all(tasks, wnut)
     assert {a["answer"] for a in answered} <= {"accept", "reject"}
-    loss = update(answered)
-    assert isinstance(loss, float) and loss > 0
+    # The loss is on the probes among them (1 in 10), each scored before learning from it.
+    found = [a for a in answered if probes.is_probe(a)]
+    assert len(found) == 2
+    scores = probes.model.score_tasks(found)
+    errors = [(s - float(a["answer"] == "accept")) ** 2 for a, s in zip(found, scores, strict=True)]
+    assert update(answered) == pytest.approx(sum(errors) / len(errors))
     assert weights(nlp, "spancat") != before
+    assert probes.model.score_tasks(found) != pytest.approx(scores)
 
 
 def test_ner_teach_headless_with_gold(wnut: Path) -> None:

@@ -22,6 +22,7 @@ from recipe_runner import (
 from recipe_runner import SORTER_ALGORITHMS as ALGORITHMS
 from recipe_runner import doc_tokens as tokens_of
 
+from .probes import Probes
 from .textcat import Dataset, Label, Loader, Model, Source, require_labels
 
 Task = dict[str, Any]
@@ -129,14 +130,19 @@ def ner_teach(
             task.setdefault("meta", {})["score"] = round(score, 3)
         return list(zip(scores, tasks, strict=True))
 
-    def sorted_stream() -> Iterator[Task]:
-        return prefer_uncertain(scored(), algorithm, rescore=rescore, seed=seed)
+    def choose(read: Iterator[tuple[float, Task]]) -> Iterator[Task]:
+        return prefer_uncertain(read, algorithm, rescore=rescore, seed=seed)
 
+    def sorted_stream() -> Iterator[Task]:
+        return probes.interleave(scored(), choose, rescore, seed=seed)
+
+    # Progress follows the loss on probes (see probes.py), scored before the model learns.
+    probes = Probes(model, lambda answers: list(model.score_tasks(answers)))
     return {
         "dataset": dataset,
         "stream": Stream(sorted_stream, parent=source_stream),  # length unknown: per-text varies
         "view_id": "ner",  # the text with one highlighted span to accept or reject
-        "update": model.update,  # learns from accept / reject, returns the loss
+        "update": probes.update,  # learns from accept / reject, returns the loss on probes
         "config": {"labels": labels},
     }
 

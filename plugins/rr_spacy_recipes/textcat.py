@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import random
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import typer
@@ -23,6 +21,8 @@ from recipe_runner import (
 )
 from recipe_runner import SORTER_ALGORITHMS as ALGORITHMS
 
+from .probes import Probes
+
 Label = Annotated[list[str] | None, typer.Option(help="Comma-separated labels, e.g. A,B.")]
 Loader = Annotated[
     str | None, typer.Option(help="jsonl, json, csv or txt; by suffix when left out.")
@@ -37,14 +37,6 @@ WARMUP = 40
 # Texts the uncertainty pool reads per question served: scoring a bag of words is cheap, and a
 # wider choice finds more of a rare label sooner.
 READ_AHEAD = 10
-# Progress comes from the loss `update` returns. The loss of questions the model chose as its
-# most uncertain stays near its first level for as long as uncertain texts are left, whatever the
-# model has learned; the loss on questions it did not choose (probes: the warm-up, then 1 question
-# in PROBE_EVERY drawn at random from the texts read) is an unbiased estimate of its loss on new
-# texts, measured before it learns from them (they are learned from like the others).
-PROBE_EVERY = 10
-PROBE_WINDOW = 10  # probe answers the returned loss averages (the most recent)
-PROBE_RESERVE = 200  # texts set aside for probes at most (an endless stream stays bounded)
 
 
 @recipe("textcat.teach")
@@ -93,7 +85,7 @@ def textcat_teach(
         matcher = PatternMatcher(nlp, label_span=False, label_task=True, filter_labels=labels)
         matcher.from_disk(patterns)
     source_stream = get_stream(source, loader)
-    probes = Probes(model, every_answer=order == "source")
+    probes = Probes(model, classifier_scores(model), every_answer=order == "source")
 
     def scored() -> Iterator[tuple[float, Task]]:
         for group in batches(source_stream, SCORE_BATCH):
@@ -123,44 +115,23 @@ def textcat_teach(
         if order == "source":
             return (task for _, task in scored())
         warmup = WARMUP if model.new else 0
-        reserve: list[Task] = []  # questions set aside, served at random as probes
-        rng = random.Random(seed)
 
-        def read() -> Iterator[tuple[float, Task]]:
-            for index, (score, task) in enumerate(scored()):
-                if index < warmup:
-                    probes.mark(task)  # the warm-up is asked in source order: probes too
-                elif len(reserve) < PROBE_RESERVE and rng.random() < 1 / PROBE_EVERY:
-                    reserve.append(task)
-                    continue
-                yield score, task
+        def choose(read: Iterator[tuple[float, Task]]) -> Iterator[Task]:
+            return prefer_uncertain(
+                read,
+                algorithm,
+                rescore=rescore,
+                seed=seed,
+                warmup=warmup,  # asked in source order: probes too
+                read_ahead=READ_AHEAD,
+                # Each question is the most uncertain by the model as it is when the question
+                # is taken: a driver reads the next batch's first question before the answers
+                # to this one are learned from, so choosing a whole batch at once would choose
+                # it with a model one batch behind. Scores are kept until the model learns.
+                rescore_every=1,
+            )
 
-        def probe() -> Task:
-            task = reserve.pop(rng.randrange(len(reserve)))
-            rescore([task])  # its score as the model stands now
-            return probes.mark(task)
-
-        def with_probes(chosen: Iterator[Task]) -> Iterator[Task]:
-            for served, task in enumerate(chosen, start=1):
-                yield task
-                if served > warmup and (served - warmup) % (PROBE_EVERY - 1) == 0 and reserve:
-                    yield probe()
-            while reserve:
-                yield probe()
-
-        return with_probes(prefer_uncertain(
-            read(),
-            algorithm,
-            rescore=rescore,
-            seed=seed,
-            warmup=WARMUP if model.new else 0,
-            read_ahead=READ_AHEAD,
-            # Each question is the most uncertain by the model as it is when the question is
-            # taken: a driver reads the next batch's first question before the answers to
-            # this one are learned from, so choosing a whole batch at once would choose it
-            # with a model one batch behind. Scores are kept until the model learns again.
-            rescore_every=1,
-        ))  # fmt: skip
+        return probes.interleave(scored(), choose, rescore, seed=seed, warmup=warmup)
 
     length = None if matcher is not None else (lambda: len(source_stream) * len(labels))
     stream = Stream(sorted_stream, length, parent=source_stream)
@@ -181,48 +152,21 @@ def textcat_teach(
     }
 
 
-class Probes:
-    """The classifier's loss on answers to questions it did not choose (probes), each measured
-    before it learns from it: an unbiased estimate of its loss on texts it has not seen, which
-    the loss of the questions it chose as the most uncertain is not."""
+def classifier_scores(model: TextClassifier) -> Callable[[list[Task]], list[float | None]]:
+    """The classifier's score of each answer's label (None for a label it does not have)."""
 
-    def __init__(self, model: TextClassifier, every_answer: bool = False) -> None:
-        self.model = model
-        self.nlp = model.nlp
-        self.every_answer = every_answer  # questions in source order: every one is a probe
-        self._keys: set[tuple[str, str]] = set()
-        self.recent: deque[float] = deque(maxlen=PROBE_WINDOW)
-        self.last: list[float] = []  # the squared errors of the last batch's probes
-
-    def mark(self, task: Task) -> Task:
-        self._keys.add(_probe_key(task))
-        return task
-
-    def is_probe(self, task: Task) -> bool:
-        return self.every_answer or _probe_key(task) in self._keys
-
-    def update(self, answers: list[Task]) -> float | None:
-        """Learn from the batch (accept / reject only); return the mean squared error of the
-        classifier's scores on the latest PROBE_WINDOW probe answers, each scored before it was
-        learned from (None when the batch holds no probe answer)."""
-        found = [a for a in answers if a.get("answer") in ("accept", "reject") and self.is_probe(a)]
-        found = [a for a in found if a.get("label") in self.model.labels and a.get("text")]
-        scores = self.model.predict([a["text"] for a in found]) if found else []
-        self.last = [
-            (s[a["label"]] - float(a["answer"] == "accept")) ** 2
-            for a, s in zip(found, scores, strict=True)
+    def score(answers: list[Task]) -> list[float | None]:
+        known = [
+            i for i, a in enumerate(answers) if a.get("label") in model.labels and a.get("text")
         ]
-        self.recent.extend(self.last)
-        for answer in answers:
-            self._keys.discard(_probe_key(answer))
-        self.model.update(answers)
-        if not self.last:
-            return None  # no new probe: nothing new to say about the loss on unseen texts
-        return sum(self.recent) / len(self.recent)
+        out: list[float | None] = [None] * len(answers)
+        for i, scores in zip(
+            known, model.predict([answers[i]["text"] for i in known]), strict=True
+        ):
+            out[i] = scores[answers[i]["label"]]
+        return out
 
-
-def _probe_key(task: Task) -> tuple[str, str]:
-    return (str(task.get("text", "")), str(task.get("label", "")))
+    return score
 
 
 def require_labels(recipe: str, label: list[str] | None) -> list[str]:
