@@ -160,14 +160,18 @@ def test_exclude_by_input_never_has_one_text_out_twice(opened: Opened, shared: b
 def test_unanswered_tasks_stay_with_their_session_until_the_claim_expires(
     opened: Opened, shared: bool
 ) -> None:
-    ctrl = opened.controller(texts(40), shared=shared, claim_timeout=0.3, batch_size=5)
+    timeout = 1.0  # long enough for the lines below on a loaded machine
+    ctrl = opened.controller(texts(40), shared=shared, claim_timeout=timeout, batch_size=5)
+    before = time.monotonic()
     a_tasks = ctrl.get_questions("ds-a")
+    claimed = time.monotonic()  # a's claims were made between the two
     b_tasks = ctrl.get_questions("ds-b")
     assert not {t["text"] for t in a_tasks} & {t["text"] for t in b_tasks}
     # A reload gives a its own unanswered tasks back first.
     assert ctrl.get_questions("ds-a", fresh=True)[:5] == a_tasks
     answer_all(ctrl, "ds-b", b_tasks)
-    time.sleep(0.4)
+    assert time.monotonic() - before < timeout, "too slow to tell before the expiry"
+    time.sleep(max(0.0, claimed + timeout + 0.1 - time.monotonic()))
     c_tasks = ctrl.get_questions("ds-c")
     assert {t["text"] for t in c_tasks} == {t["text"] for t in a_tasks}
     answer_all(ctrl, "ds-c", c_tasks)

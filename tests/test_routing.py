@@ -141,14 +141,18 @@ def test_a_held_claim_counts_until_it_expires(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RR_DB_URL", f"sqlite:///{tmp_path / 'r.db'}")
-    config = {"annotations_per_task": 1, "claim_timeout": 0.5}
+    timeout = 2.0  # long enough for two requests on a loaded machine
+    config = {"annotations_per_task": 1, "claim_timeout": timeout}
     with live_server(count_team, {"n": 4, **config}) as server:
-        held = questions(server.url, "ann")  # ann takes all four, then leaves
-        assert len(held) == 4
-        assert questions(server.url, "bob") == []  # held: they count
         import time
 
-        time.sleep(0.7)
+        before = time.monotonic()
+        held = questions(server.url, "ann")  # ann takes all four, then leaves
+        claimed = time.monotonic()  # ann's claims were made between the two
+        assert len(held) == 4
+        assert questions(server.url, "bob") == []  # held: they count
+        assert time.monotonic() - before < timeout, "too slow to tell before the expiry"
+        time.sleep(max(0.0, claimed + timeout + 0.2 - time.monotonic()))
         back = questions(server.url, "bob")  # expired: given back
         assert sorted(t["text"] for t in back) == sorted(t["text"] for t in held)
         answer(server.url, "bob", back)
