@@ -385,14 +385,22 @@ def report_one(data: DataSet, by_order: dict[str, list[dict[str, Any]]]) -> list
         f"**{ratio:.2f}**."
     )
     lines += ["", *(f"- {note}" for note in notes)]
-    forecasts = [forecast_at(r["progress"], 100) for r in by_order["uncertain"]]
-    shown = [f for f in forecasts if f is not None]
-    if shown:
-        flat = plateau(means["uncertain"])
+    flat = plateau(means["uncertain"])
+    parts = []
+    for after in (a for a in (100, 150, 200) if a < flat):
+        shown = [f for f in (forecast_at(r["progress"], after) for r in by_order["uncertain"]) if f]
+        if shown:
+            left = flat - after
+            median = sorted(f[0] for f in shown)[len(shown) // 2]
+            held = sum(low <= left <= high for _, low, high in shown)
+            parts.append(
+                f"after {after}, {left} left: a median forecast of {median}, and the range held "
+                f"{left} in {held} of {len(shown)} runs"
+            )
+    if parts:
         lines.append(
-            "- forecast after 100 answers (uncertainty order), answers still needed: "
-            + ", ".join(f"{f[0]} ({f[1]}-{f[2]})" for f in shown)
-            + f"; the mean F1 flattened {flat - 100} answers later."
+            "- forecast of the answers still needed (uncertainty order; the runs with one), "
+            "against where the mean F1 flattened: " + "; ".join(parts) + "."
         )
     return lines
 
