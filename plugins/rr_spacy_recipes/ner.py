@@ -105,7 +105,8 @@ def ner_teach(
 
     A span categorizer (the pipeline's 'spancat', added when it has none) scores every span of
     up to three tokens for every label; each text's best candidates are asked about, the most
-    uncertain first, and each batch of answers updates the model."""
+    uncertain first, and each batch of answers updates the model. One question in 10 is a
+    candidate drawn at random instead (a probe): progress follows the model's loss on those."""
     labels = require_labels("ner.teach", label)
     if algorithm not in ALGORITHMS:
         raise RecipeRunnerError(
@@ -130,14 +131,15 @@ def ner_teach(
             task.setdefault("meta", {})["score"] = round(score, 3)
         return list(zip(scores, tasks, strict=True))
 
+    # Progress follows the loss on probes (see probes.py), scored before the model learns.
+    probes = Probes(model, lambda answers: list(model.score_tasks(answers)))
+
     def choose(read: Iterator[tuple[float, Task]]) -> Iterator[Task]:
         return prefer_uncertain(read, algorithm, rescore=rescore, seed=seed)
 
     def sorted_stream() -> Iterator[Task]:
         return probes.interleave(scored(), choose, rescore, seed=seed)
 
-    # Progress follows the loss on probes (see probes.py), scored before the model learns.
-    probes = Probes(model, lambda answers: list(model.score_tasks(answers)))
     return {
         "dataset": dataset,
         "stream": Stream(sorted_stream, parent=source_stream),  # length unknown: per-text varies
