@@ -132,7 +132,7 @@ def ner_teach(
         return list(zip(scores, tasks, strict=True))
 
     # Progress follows the loss on probes (see probes.py), scored before the model learns.
-    probes = Probes(model, lambda answers: list(model.score_tasks(answers)))
+    probes = Probes(model, model.score_tasks)
 
     def choose(read: Iterator[tuple[float, Task]]) -> Iterator[Task]:
         return prefer_uncertain(read, algorithm, rescore=rescore, seed=seed)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 Task = dict[str, Any]
@@ -31,7 +31,7 @@ class Probes:
     def __init__(
         self,
         model: Any,
-        score: Callable[[list[Task]], list[float | None]],
+        score: Callable[[list[Task]], Sequence[float | None]],
         every_answer: bool = False,
     ) -> None:
         self.model = model  # has .nlp and .update(answers)
