@@ -110,7 +110,7 @@ def trained_f1(answers: list[dict[str, Any]], data: DataSet, seed: int, test: An
     textcat`'s code (its defaults, but no eval split: the test set is the held-out texts)."""
     from recipe_runner.train import fit_textcat
 
-    nlp, _ = fit_textcat(answers, "blank:en", eval_split=0.0, seed=seed)
+    nlp, _ = fit_textcat(answers, args.model, eval_split=0.0, seed=seed)
     return label_f1(nlp, data.label, test)
 
 
@@ -129,7 +129,7 @@ def run_one(data: DataSet, order: str, seed: int, work: Path) -> dict[str, Any]:
     dataset = f"al-{data.key}-{order}-{seed}"
     recipe = find_recipe("textcat.teach")
     options = {"label": [data.label], "order": order, "seed": seed}
-    run = prepare_run(recipe, (dataset, "blank:en", str(source)), options)
+    run = prepare_run(recipe, (dataset, args.model, str(source)), options)
     controller = run.controller
     update = controller.components.update
     assert update is not None
@@ -621,6 +621,9 @@ parser.add_argument("--dump", help="write the runs to this JSON file instead of 
 parser.add_argument("--load", help="report runs dumped earlier (comma-separated files)")
 parser.add_argument(
     "--trace", action="store_true", help="record each batch's losses and scores (with --dump)"
+)
+parser.add_argument(
+    "--model", default="blank:en", help="the pipeline textcat.teach and training start from"
 )
 parser.add_argument("--note", help="a line to add to the report, about how the runs were made")
 parser.add_argument("--no-write", action="store_true", help="print only; RESULTS.md unchanged")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from recipe_runner.errors import RecipeRunnerError
 from recipe_runner.models import load_pipeline
+from recipe_runner.textcat_vectors import textcat_config
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -28,13 +29,6 @@ DECAY_ANSWERS = 200
 REPLAY = 40  # earlier answers mixed into each update, so one batch does not pull the model around
 STEPS = 3  # gradient steps per batch of answers
 MEMORY = 5000  # earlier answers kept for replay
-ONLINE_TEXTCAT: dict[str, Any] = {
-    "@architectures": "spacy.TextCatBOW.v3",
-    "exclusive_classes": False,
-    "ngram_size": 1,
-    "no_output_layer": False,
-    "length": 262144,
-}
 
 
 def batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -103,7 +97,7 @@ class TextcatModel:
                 )
         else:
             self.name = "textcat_multilabel"
-            pipe = nlp.add_pipe("textcat_multilabel", config={"model": dict(ONLINE_TEXTCAT)})
+            pipe = nlp.add_pipe("textcat_multilabel", config={"model": textcat_config(nlp)})
             for label in labels:
                 pipe.add_label(label)
             pipe.initialize(lambda: self._dummy_examples(), nlp=nlp)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import RecipeRunnerError
 from .hashing import INPUT_HASH, input_hash
+from .textcat_vectors import textcat_config
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -27,13 +28,6 @@ if TYPE_CHECKING:
 
 Answer = dict[str, Any]
 TEXTCAT_FACTORIES = ("textcat", "textcat_multilabel")
-BOW = {
-    "@architectures": "spacy.TextCatBOW.v3",
-    "exclusive_classes": False,
-    "ngram_size": 1,
-    "no_output_layer": False,
-    "length": 262144,
-}
 
 
 @dataclass
@@ -197,7 +191,7 @@ def fit_textcat(
     ]
     train, dev = _split(examples, eval_split, seed)
     if not found:
-        pipe: Any = nlp.add_pipe("textcat_multilabel", config={"model": BOW})
+        pipe: Any = nlp.add_pipe("textcat_multilabel", config={"model": textcat_config(nlp)})
         for label in labels:
             pipe.add_label(label)
     losses = _fit(nlp, name, train, bool(found), n_iter, seed, learn_rate=0.01)
