@@ -412,7 +412,12 @@ def train_cli(
     dataset: Annotated[str, typer.Argument(help="The dataset of answers to learn from.")],
     output_dir: Annotated[Path, typer.Argument(help="Folder to save the trained pipeline to.")],
     base: Annotated[
-        str, typer.Option("--base", help="Pipeline to start from: blank:LANG, a package or a path.")
+        str,
+        typer.Option(
+            "--base",
+            help="Pipeline to start from: blank:LANG, a package or a path. A new text "
+            "classifier uses its word vectors, if it has any.",
+        ),
     ] = "blank:en",
     eval_split: Annotated[
         float, typer.Option("--eval-split", help="Share of the examples held out to score.")

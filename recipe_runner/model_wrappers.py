@@ -46,7 +46,8 @@ class TextClassifier(TextcatModel):
     classifier, and learning from accept / reject answers (and `choice` answers).
 
     The pipeline's `textcat` or `textcat_multilabel` is used (`pipe_name` picks one); without
-    one, a bag-of-words `textcat_multilabel` is added and knows nothing yet."""
+    one, a `textcat_multilabel` is added and knows nothing yet: a bag of words, plus the pipeline's
+    word vectors when it has them (`textcat_vectors`)."""
 
     def __init__(
         self,

@@ -38,7 +38,7 @@ def topics_teach(
     """Accept or reject labels suggested by a classifier and by patterns."""
     labels = label or []
     nlp = load_pipeline(spacy_model)
-    model = TextClassifier(nlp, labels)  # adds a new bag-of-words classifier if it has none
+    model = TextClassifier(nlp, labels)  # adds a new classifier if it has none
     matcher = PatternMatcher(nlp, label_span=False, label_task=True).from_disk(patterns)
     predict, update = combine_models(model, matcher)  # both suggest, both learn
     return {

@@ -66,7 +66,9 @@ def textcat_teach(
     Every text is scored for every label; the questions ("is this LABEL?") whose scores are
     closest to 0.5 come first, and the model learns from each batch of accept / reject answers.
     A new classifier (from blank:LANG, or a pipeline without one) gets its first questions in
-    source order, since it can't rank what it knows nothing about. Questions held back are
+    source order, since it can't rank what it knows nothing about; it uses the pipeline's word
+    vectors when it has them (e.g. en_core_web_md), which on short texts carry each answer to
+    words no answer held. Questions held back are
     scored again with the updated model and served when the source runs dry, so the whole
     source gets seen. With --patterns, a text a pattern matches is also asked about with the
     pattern's label (the match highlighted), and answers teach both the model and the patterns'
