@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from recipe_runner.errors import RecipeRunnerError
 from recipe_runner.models import load_pipeline
-from recipe_runner.textcat_vectors import has_vectors, textcat_config
+from recipe_runner.textcat_vectors import textcat_config
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -87,7 +87,6 @@ class TextcatModel:
             name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory in TEXTCAT_NAMES
         ]
         self.new = not found  # a classifier added here, that has learned nothing yet
-        self.vectors = self.new and has_vectors(nlp)  # the new classifier uses word vectors
         if found:
             self.name = found[0]
             missing = [lab for lab in labels if lab not in self.pipe.labels]

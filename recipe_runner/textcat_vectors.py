@@ -28,18 +28,14 @@ BOW: dict[str, Any] = {
 }
 
 
-def has_vectors(nlp: Language) -> bool:
-    """Whether `nlp` has word vectors (a new text classifier then uses them)."""
-    return bool(nlp.vocab.vectors_length and nlp.vocab.vectors.n_keys)
-
-
 def textcat_config(nlp: Language) -> dict[str, Any]:
     """The model of a new `textcat_multilabel` for `nlp`: with its word vectors if it has any."""
-    if not has_vectors(nlp):
+    width = int(nlp.vocab.vectors_length)
+    if not width or not nlp.vocab.vectors.n_keys:
         return dict(BOW)
     return {
         "@architectures": ARCHITECTURE,
-        "width": int(nlp.vocab.vectors_length),
+        "width": width,
         "length": BOW["length"],
     }
 

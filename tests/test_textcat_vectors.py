@@ -103,20 +103,3 @@ def test_teach_train_and_load_a_classifier_with_vectors(tmp_path: Path) -> None:
         check=True,
     )
     assert gap_on_unseen_words(json.loads(loaded.stdout)) > 0.1  # a bag of words: 0
-
-
-def test_a_new_classifier_with_vectors_has_a_shorter_warm_up(tmp_path: Path) -> None:
-    from rr_spacy_recipes.textcat import WARMUP, WARMUP_VECTORS, textcat_teach
-
-    from .spacy_data import write_sms
-    from .test_spacy_recipes import serve_and_learn
-
-    assert WARMUP_VECTORS < WARMUP
-    base = vectors_pipeline(tmp_path / "vec")
-    source, gold = write_sms(tmp_path, 400)
-    texts = [t["text"] for t in srsly.read_jsonl(source)]
-    comps = textcat_teach("spam", str(base), str(source), label=["SPAM"])
-    served = [t["text"] for t in serve_and_learn(comps, gold, WARMUP // 10 + 1)]
-    assert served[:WARMUP_VECTORS] == texts[:WARMUP_VECTORS]
-    # then the most uncertain of a pool read ahead, before a bag of words would start choosing
-    assert max(texts.index(t) for t in served[WARMUP_VECTORS:WARMUP]) > WARMUP + 50

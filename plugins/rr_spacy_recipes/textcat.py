@@ -34,10 +34,6 @@ Task = dict[str, Any]
 # Questions asked in source order while a new classifier learns its first answers: until it has
 # seen a few of each kind, its scores can't tell the uncertain texts apart (see sort_by_priority).
 WARMUP = 40
-# One with word vectors tells them apart sooner: on the GitHub titles, 20 questions in source
-# order put uncertainty order ahead of random order from 50 answers on, where 40 left it level
-# there (bench/RESULTS.md, active_learning_vectors).
-WARMUP_VECTORS = 20
 # Texts the uncertainty pool reads per question served: scoring a bag of words is cheap, and a
 # wider choice finds more of a rare label sooner.
 READ_AHEAD = 10
@@ -120,7 +116,7 @@ def textcat_teach(
     def sorted_stream() -> Iterator[Task]:
         if order == "source":
             return (task for _, task in scored())
-        warmup = 0 if not model.new else WARMUP_VECTORS if model.vectors else WARMUP
+        warmup = WARMUP if model.new else 0
 
         def choose(read: Iterator[tuple[float, Task]]) -> Iterator[Task]:
             return prefer_uncertain(
