@@ -44,10 +44,12 @@ def textcat_vectors_bow(width: int, length: int = 262144, nO: int | None = None)
     """spaCy architecture (`textcat_multilabel`): a bag of words plus a linear layer over the
     unit-length mean word vector, each label's sigmoid over the sum."""
     from spacy.ml.models.textcat import build_bow_text_classifier_v3
-    from thinc.api import Linear, Logistic, add, chain
+    from thinc.api import Linear, Logistic, add, chain, zero_init
 
     bow = build_bow_text_classifier_v3(False, 1, True, length=length, nO=nO)
-    vectors: Any = chain(_doc_vectors(width), Linear(nO=nO, nI=width))
+    # Zeros, as the bag of words starts: every text scores 0.5 until answers arrive, and runs
+    # with the same seed learn the same (no draw from a global random state).
+    vectors: Any = chain(_doc_vectors(width), Linear(nO=nO, nI=width, init_W=zero_init))
     model: Any = chain(add(bow, vectors), Logistic())
     model.attrs["multi_label"] = True
     return model
