@@ -22,6 +22,7 @@ so compare figures within a section, not across runs.
 | Web view instructions per batch | `load_instructions.py` |
 | Web page: keypress to next task | `page_latency.py` |
 | active_learning | `active_learning.py` |
+| active_learning_vectors | `word_vectors.py`, then `active_learning.py --model` |
 | teach_latency | `teach_latency.py` |
 | preannotate | `preannotate.py` |
 | resume | `resume.py` |
