@@ -40,7 +40,7 @@ def textcat_config(nlp: Language) -> dict[str, Any]:
     }
 
 
-def textcat_vectors_bow(width: int, length: int = 262144, nO: int | None = None) -> Any:
+def textcat_vectors_bow(width: int, length: int = BOW["length"], nO: int | None = None) -> Any:
     """spaCy architecture (`textcat_multilabel`): a bag of words plus a linear layer over the
     unit-length mean word vector, each label's sigmoid over the sum."""
     from spacy.ml.models.textcat import build_bow_text_classifier_v3

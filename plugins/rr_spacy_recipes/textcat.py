@@ -68,11 +68,10 @@ def textcat_teach(
     A new classifier (from blank:LANG, or a pipeline without one) gets its first questions in
     source order, since it can't rank what it knows nothing about; it uses the pipeline's word
     vectors when it has them (e.g. en_core_web_md), which on short texts carry each answer to
-    words no answer held. Questions held back are
-    scored again with the updated model and served when the source runs dry, so the whole
-    source gets seen. With --patterns, a text a pattern matches is also asked about with the
-    pattern's label (the match highlighted), and answers teach both the model and the patterns'
-    scores."""
+    words no answer held. Questions held back are scored again with the updated model and
+    served when the source runs dry, so the whole source gets seen. With --patterns, a text a
+    pattern matches is also asked about with the pattern's label (the match highlighted), and
+    answers teach both the model and the patterns' scores."""
     labels = require_labels("textcat.teach", label)
     if algorithm not in ALGORITHMS:
         raise RecipeRunnerError(
